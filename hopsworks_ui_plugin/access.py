@@ -1,0 +1,130 @@
+"""Who may do what: Hopsworks project membership, roles and DAG ownership.
+
+Every rule lives here once and is reused by the operators (owner check before launching), the
+web pages (projects, jobs, DAG files, "My DAGs") and the owner-filtering auth manager.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook, team_members
+
+#: Team roles allowed to see a project's jobs and DAG files, launch and stop jobs.
+MEMBER_ROLES = frozenset({"Data owner", "Data scientist"})
+DEFAULT_TTL_S = 30.0
+
+
+def member_role(project: dict[str, Any], username: str | None) -> str | None:
+    """The user's team role in a ProjectDTO, or None when they are not an active member."""
+    if not username:
+        return None
+    role = team_members(project).get(username)
+    return role if role in MEMBER_ROLES else None
+
+
+def owner_tokens(owners: str | Iterable[str] | None) -> list[str]:
+    """``"alice, bob"`` -> ``["alice", "bob"]`` (Airflow joins a DAG's task owners with ", ")."""
+    if owners is None:
+        return []
+    parts = owners.split(",") if isinstance(owners, str) else list(owners)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+def owns(owners: str | Iterable[str] | None, username: str | None) -> bool:
+    """True when ``username`` is one of the owners, as an exact token ("alice2" is not "alice")."""
+    return bool(username) and username in owner_tokens(owners)
+
+
+class TaskOwnerNotMember(PermissionError):
+    pass
+
+
+def check_task_owner(hook: HopsworksHook, owner: str | None, project_id: int, project_name: str) -> str:
+    """Refuse a task that would use the shared key for a project its owner is not a member of.
+
+    Hopsworks' own rule: "Hopsworks will fail to execute the tasks if your username is not correct".
+    Without it any DAG author could launch jobs in any project the shared key can reach.
+    """
+    project = hook.get_project(project_id)
+    tokens = owner_tokens(owner)
+    roles = [member_role(project, t) for t in tokens]
+    if tokens and all(roles):
+        return str(roles[0])
+    members = ", ".join(sorted(team_members(project))) or "nobody"
+    raise TaskOwnerNotMember(
+        f"Task owner {owner!r} is not a member (Data owner or Data scientist) of Hopsworks project "
+        f"{project_name!r} (id {project_id}); members: {members}. Set the task's owner to your Hopsworks "
+        "username, or pass your own API key in params={'hw_api_key': ...}."
+    )
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    id: int
+    name: str
+    description: str
+    members: dict[str, str]
+
+    def role_of(self, username: str | None) -> str | None:
+        role = self.members.get(username or "")
+        return role if role in MEMBER_ROLES else None
+
+
+class MembershipCache:
+    """Projects and their teams as the service connection sees them, cached for ``ttl`` seconds.
+
+    Browsing pages ask "is Alice a member of project 119?" on every request; one cached team
+    lookup per project per TTL keeps that from costing a Hopsworks call each time.
+    """
+
+    def __init__(self, ttl: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._projects: dict[tuple[str, int], tuple[float, ProjectRef]] = {}
+        self._lists: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._projects.clear()
+            self._lists.clear()
+
+    def project_list(self, hook: HopsworksHook) -> list[dict[str, Any]]:
+        """Projects the service key sees (``GET /project``), cached."""
+        key = hook.hopsworks_conn_id
+        now = self._clock()
+        with self._lock:
+            hit = self._lists.get(key)
+            if hit and now - hit[0] < self.ttl:
+                return hit[1]
+        projects = hook.get_projects()
+        with self._lock:
+            self._lists[key] = (now, projects)
+        return projects
+
+    def project(self, hook: HopsworksHook, project_id: int) -> ProjectRef:
+        """A project with its team, cached. Raises HopsworksError (404) for unknown projects."""
+        key = (hook.hopsworks_conn_id, int(project_id))
+        now = self._clock()
+        with self._lock:
+            hit = self._projects.get(key)
+            if hit and now - hit[0] < self.ttl:
+                return hit[1]
+        dto = hook.get_project(int(project_id))
+        ref = ProjectRef(
+            id=int(dto["projectId"]),
+            name=str(dto["projectName"]),
+            description=str(dto.get("description") or ""),
+            members=team_members(dto),
+        )
+        with self._lock:
+            self._projects[key] = (now, ref)
+        return ref
+
+
+MEMBERSHIPS = MembershipCache()

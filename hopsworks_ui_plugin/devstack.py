@@ -1,0 +1,225 @@
+"""Start a real local Airflow 3 (and the fake Hopsworks) for the demo, the tests and the benchmarks.
+
+Nothing here is used by the plugin at run time; it is the one place that knows how to configure,
+initialise and start Airflow with the plugin, so the demo and the tests cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+#: Airflow logins; the non-admin usernames match Hopsworks usernames of the seeds.
+DEFAULT_USERS: list[dict[str, str]] = [
+    {"username": "admin", "password": "admin", "role": "Admin"},
+    {"username": "alice", "password": "alice", "role": "User"},
+    {"username": "bob", "password": "bob", "role": "User"},
+    {"username": "carol", "password": "carol", "role": "User"},
+    {"username": "dave", "password": "dave", "role": "User"},
+]
+#: Roles that get the plugin's menu entries in Airflow 3's navigation.
+NAV_ROLES = ("User", "Viewer", "Op")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def airflow_env(
+    home: Path,
+    port: int,
+    *,
+    hopsworks_url: str | None = None,
+    service_key: str | None = None,
+    auth_manager: str = FAB_AUTH_MANAGER,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment for every Airflow process of one local installation."""
+    home = home.resolve()
+    (home / "dags").mkdir(parents=True, exist_ok=True)
+    secret_file = home / "secrets.json"
+    if secret_file.exists():
+        keys = json.loads(secret_file.read_text())
+    else:
+        keys = {"flask": secrets.token_hex(32), "jwt": secrets.token_hex(64)}
+        secret_file.write_text(json.dumps(keys))
+        secret_file.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__AUTH_MANAGER": auth_manager,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__API__SECRET_KEY": keys["flask"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__FAB__CACHE_TTL": "1",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        }
+    )
+    if hopsworks_url and service_key:
+        host, _, port_s = hopsworks_url.split("://", 1)[1].partition(":")
+        env["AIRFLOW_CONN_HOPSWORKS_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "hopsworks",
+                "host": host,
+                "port": int(port_s),
+                "schema": hopsworks_url.split("://", 1)[0],
+                "password": service_key,
+                "extra": {"timeout": 5, "retries": 1, "retry_backoff": 0.2},
+            }
+        )
+    env.update(extra or {})
+    return env
+
+
+def run_airflow(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    result = subprocess.run(
+        [airflow_bin(), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def init_airflow(env: dict[str, str], users: Iterable[dict[str, str]] = DEFAULT_USERS) -> None:
+    """Create the metadata DB, the users, and let non-admin roles see plugin menu entries."""
+    run_airflow(env, "db", "migrate")
+    subprocess.run(
+        [sys.executable, "-m", "hopsworks_ui_plugin.devstack", "create-users", json.dumps(list(users))],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def _create_users(users: list[dict[str, str]]) -> None:
+    """Runs inside the Airflow environment (``python -m hopsworks_ui_plugin.devstack create-users``)."""
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+    with get_application_builder() as appbuilder:
+        sm = appbuilder.sm
+        sm.sync_roles()
+        for user in users:
+            if sm.find_user(username=user["username"]):
+                continue
+            role = sm.find_role(user["role"])
+            name = user["username"].capitalize()
+            sm.add_user(user["username"], name, "Test", f"{user['username']}@example.com", role,
+                        password=user["password"])
+        for role_name in NAV_ROLES:
+            role = sm.find_role(role_name)
+            perm = sm.create_permission("can_read", "Plugins")
+            if role is not None and perm is not None:
+                sm.add_permission_to_role(role, perm)
+
+
+@dataclass
+class Service:
+    """A started process with its log file; ``stop()`` ends its whole process group."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        if self._log:
+            self._log.close()
+
+    def tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def start_service(name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> Service:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed by Service.stop
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return Service(name, proc, log_path, log)
+
+
+def start_airflow(env: dict[str, str], components: Iterable[str], log_dir: Path) -> list[Service]:
+    """Start ``api-server``, ``scheduler``, ``dag-processor``, ``triggerer`` as asked."""
+    services = []
+    for component in components:
+        args = [airflow_bin(), component]
+        if component == "api-server":
+            args += ["--host", "127.0.0.1", "--port", env["AIRFLOW__API__PORT"], "--workers", "1"]
+        services.append(start_service(component, args, env, log_dir))
+    return services
+
+
+def wait_http(url: str, timeout: float = 120, service: Service | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        if service is not None and service.proc.poll() is not None:
+            raise RuntimeError(f"{service.name} exited early:\n{service.tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+                if response.status < 500:
+                    return
+        except Exception as err:  # not up yet
+            last = err
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s ({last})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m hopsworks_ui_plugin.devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create-users")
+    create.add_argument("users_json")
+    args = parser.parse_args(argv)
+    if args.command == "create-users":
+        _create_users(json.loads(args.users_json))
+
+
+if __name__ == "__main__":
+    main()

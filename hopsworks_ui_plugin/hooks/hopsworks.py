@@ -1,0 +1,502 @@
+"""HopsworksHook: the one place that talks to the Hopsworks REST API.
+
+Operators, sensors, triggers and the web UI only call methods of this hook. Connection parsing,
+authentication, TLS, timeouts and the retry policy are decided here once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from hopsworks_ui_plugin.compat import AirflowException, BaseHook, mask_secret
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/hopsworks-api/api"
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF_S = 1.0
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: Hopsworks' own internal users; UIs hide them from member lists.
+SERVICE_USERS = frozenset({"airflow", "serving", "onlinefs"})
+SERVICE_EMAILS = frozenset({"airflow@hopsworks.ai", "serving@hopsworks.se", "onlinefs@hopsworks.ai"})
+
+
+class HopsworksError(AirflowException):
+    """A failed Hopsworks call, with the HTTP status and Hopsworks' ``errorCode``/``errorMsg``.
+
+    ``status`` is None when Hopsworks could not be reached at all (connection refused, timeout).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: int | None = None,
+        error_msg: str | None = None,
+        usr_msg: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.usr_msg = usr_msg
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status is None
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def forbidden(self) -> bool:
+        return self.status == 403
+
+
+class _ApiKeyAuth(requests.auth.AuthBase):
+    """Sends ``Authorization: ApiKey <key>``; its repr never shows the key."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"ApiKey {self._key}"
+        return request
+
+    def __repr__(self) -> str:
+        return "<ApiKeyAuth ***>"
+
+
+@dataclass(frozen=True)
+class HopsworksEndpoint:
+    """Where Hopsworks is and how to talk to it, as read from an Airflow connection."""
+
+    scheme: str
+    host: str
+    port: int | None
+    verify: bool | str
+    timeout: float
+    retries: int
+    backoff: float
+
+    @property
+    def root(self) -> str:
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{self.host}{port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.root + API_PREFIX
+
+
+def _extra(extras: dict[str, Any], key: str, default: Any = None) -> Any:
+    """Airflow 3's form stores plain keys, Airflow 2's form ``extra__hopsworks__<key>``."""
+    for name in (key, f"extra__hopsworks__{key}"):
+        value = extras.get(name)
+        if value not in (None, ""):
+            return value
+    return default
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in {"false", "0", "no", "off"}
+
+
+def endpoint_from_connection(conn: Any) -> HopsworksEndpoint:
+    extras = conn.extra_dejson if conn.extra else {}
+    host = (conn.host or "").strip()
+    scheme = (conn.schema or "").strip().lower() or "https"
+    port = conn.port
+    if "://" in host:  # an admin pasted a URL into the host field
+        parts = urlsplit(host)
+        scheme, host, port = parts.scheme or scheme, parts.hostname or "", parts.port or port
+    if scheme not in {"http", "https"}:
+        raise HopsworksError(f"Hopsworks connection: scheme must be http or https, not {scheme!r}")
+    if not host:
+        raise HopsworksError(f"Hopsworks connection {conn.conn_id!r} has no host")
+    ca_bundle = _extra(extras, "ca_bundle")
+    verify: bool | str = str(ca_bundle) if ca_bundle else _as_bool(_extra(extras, "verify_ssl", True))
+    return HopsworksEndpoint(
+        scheme=scheme,
+        host=host,
+        port=int(port) if port else None,
+        verify=verify,
+        timeout=float(_extra(extras, "timeout", DEFAULT_TIMEOUT_S)),
+        retries=int(_extra(extras, "retries", DEFAULT_RETRIES)),
+        backoff=float(_extra(extras, "retry_backoff", DEFAULT_BACKOFF_S)),
+    )
+
+
+def make_retry(retries: int, backoff: float) -> Retry:
+    """Retry connection errors, read timeouts, 429 and 5xx with exponential backoff.
+
+    POST (starting an execution) is retried only when the request never reached Hopsworks
+    (connect errors): retrying a POST that timed out while being read could launch a job twice.
+    """
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        backoff_factor=backoff,
+        backoff_max=30,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def team_members(project: dict[str, Any]) -> dict[str, str]:
+    """``{username: role}`` of a ProjectDTO's team, without Hopsworks' service users."""
+    members: dict[str, str] = {}
+    for row in project.get("projectTeam") or []:
+        user = row.get("user") or {}
+        username = user.get("username")
+        if not username or username in SERVICE_USERS or user.get("email") in SERVICE_EMAILS:
+            continue
+        members[username] = row.get("teamRole") or ""
+    return members
+
+
+def _q(segment: str | int) -> str:
+    return quote(str(segment), safe="")
+
+
+class HopsworksHook(BaseHook):
+    """Hook for the Hopsworks REST API (``/hopsworks-api/api``) with an API key.
+
+    :param hopsworks_conn_id: Airflow connection of type ``hopsworks`` (host, port, schema,
+        API key in the password; extras ``verify_ssl``, ``ca_bundle``, ``timeout``, ``retries``).
+    :param project_id: Hopsworks project id; the other of id/name is resolved on demand.
+    :param project_name: Hopsworks project name.
+    :param owner: the Airflow task owner (kept for the legacy signature).
+    :param hw_api_key: an API key that overrides the connection's (legacy ``params['hw_api_key']``).
+    """
+
+    conn_name_attr = "hopsworks_conn_id"
+    default_conn_name = "hopsworks_default"
+    conn_type = "hopsworks"
+    hook_name = "Hopsworks"
+
+    def __init__(
+        self,
+        hopsworks_conn_id: str = default_conn_name,
+        project_id: int | str | None = None,
+        project_name: str | None = None,
+        owner: str | None = None,
+        hw_api_key: str | None = None,
+        *,
+        connection: Any = None,
+    ) -> None:
+        super().__init__()
+        self.hopsworks_conn_id = hopsworks_conn_id
+        self.project_id = int(project_id) if project_id not in (None, "") else None
+        self.project_name = project_name or None
+        self.owner = owner
+        self._override_key = hw_api_key or None
+        if self._override_key:
+            mask_secret(self._override_key)
+        self._connection = connection
+        self._endpoint: HopsworksEndpoint | None = None
+        self._session: requests.Session | None = None
+
+    # ---- connection form (Airflow 2 reads these; Airflow 3 reads get_provider_info) ----
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        return {
+            "verify_ssl": BooleanField(lazy_gettext("Verify TLS certificate"), default=True),
+            "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
+            "timeout": StringField(lazy_gettext("Request timeout (s)"), widget=BS3TextFieldWidget()),
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["login", "extra"],
+            "relabeling": {"host": "Hopsworks host", "password": "API key", "schema": "Scheme"},
+            "placeholders": {"host": "c.app.hopsworks.ai", "port": "443", "schema": "https"},
+        }
+
+    # ---- plumbing ----
+    def get_conn(self) -> requests.Session:
+        """One ``requests.Session`` per hook: connections are pooled and reused."""
+        if self._session is None:
+            conn = self._connection or self.get_connection(self.hopsworks_conn_id)
+            self._connection = conn
+            self._endpoint = endpoint_from_connection(conn)
+            key = self._override_key or conn.password
+            if not key:
+                raise HopsworksError(
+                    f"Hopsworks connection {self.hopsworks_conn_id!r} has no API key (password field)"
+                )
+            mask_secret(key)
+            session = requests.Session()
+            adapter = HTTPAdapter(max_retries=make_retry(self._endpoint.retries, self._endpoint.backoff))
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.auth = _ApiKeyAuth(key)
+            session.verify = self._endpoint.verify
+            session.headers["Accept"] = "application/json"
+            self._session = session
+        return self._session
+
+    @property
+    def endpoint(self) -> HopsworksEndpoint:
+        self.get_conn()
+        assert self._endpoint is not None
+        return self._endpoint
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        data: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        expect_json: bool = True,
+    ) -> Any:
+        """Call ``<api>/<path>``; raise :class:`HopsworksError` on failure, never exposing the key."""
+        session = self.get_conn()
+        url = self.endpoint.api_url + "/" + path.lstrip("/")
+        try:
+            response = session.request(
+                method, url, params=params, data=data, headers=headers, timeout=self.endpoint.timeout
+            )
+        except requests.exceptions.RetryError as err:  # retries exhausted on a retryable status
+            raise HopsworksError(f"Hopsworks {method} {path} kept failing after retries: {err}") from None
+        except requests.exceptions.Timeout:
+            raise HopsworksError(
+                f"Hopsworks at {self.endpoint.root} did not answer {method} {path} within "
+                f"{self.endpoint.timeout:g} s"
+            ) from None
+        except requests.exceptions.SSLError as err:
+            raise HopsworksError(
+                f"TLS error talking to {self.endpoint.root}: {err.__class__.__name__}. Set a CA bundle "
+                "in the connection's extras, or (not recommended) verify_ssl=false"
+            ) from None
+        except requests.exceptions.ConnectionError:
+            raise HopsworksError(f"Could not reach Hopsworks at {self.endpoint.root}") from None
+        if response.status_code >= 400:
+            raise self._error(method, path, response)
+        if not expect_json:
+            return response
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise HopsworksError(
+                f"Hopsworks {method} {path} answered {response.status_code} with a non-JSON body",
+                status=response.status_code,
+            ) from None
+
+    @staticmethod
+    def _error(method: str, path: str, response: requests.Response) -> HopsworksError:
+        code = msg = usr = None
+        try:
+            body = response.json()
+            if isinstance(body, dict):
+                code, msg, usr = body.get("errorCode"), body.get("errorMsg"), body.get("usrMsg")
+        except ValueError:
+            pass
+        detail = f"{msg} (errorCode {code})" if msg else response.reason
+        if usr:
+            detail += f" — {usr}"
+        return HopsworksError(
+            f"Hopsworks {method} {path} failed with HTTP {response.status_code}: {detail}",
+            status=response.status_code,
+            error_code=code,
+            error_msg=msg,
+            usr_msg=usr,
+        )
+
+    # ---- projects ----
+    def get_project_rows(self) -> list[dict[str, Any]]:
+        """``GET /project``: one ProjectTeam row per project the key's user belongs to."""
+        return list(self.request("GET", "project") or [])
+
+    def get_projects(self) -> list[dict[str, Any]]:
+        """The projects of the key's user as ``{id, name, role, description, owner}``."""
+        projects = []
+        for row in self.get_project_rows():
+            project = row.get("project") or {}
+            projects.append(
+                {
+                    "id": project.get("id"),
+                    "name": project.get("name"),
+                    "role": row.get("teamRole"),
+                    "description": project.get("description") or "",
+                    "owner": (project.get("owner") or {}).get("username"),
+                }
+            )
+        return sorted(projects, key=lambda p: str(p["name"]).lower())
+
+    def get_caller_username(self) -> str | None:
+        """The Hopsworks username behind the API key (``/users/profile`` is JWT-only)."""
+        rows = self.get_project_rows()
+        return (rows[0].get("user") or {}).get("username") if rows else None
+
+    def get_project(self, project_id: int | None = None, project_name: str | None = None) -> dict[str, Any]:
+        """ProjectDTO (with ``projectTeam``) by id or name."""
+        if project_id is not None:
+            return dict(self.request("GET", f"project/{_q(project_id)}"))
+        if project_name:
+            return dict(self.request("GET", f"project/getProjectInfo/{_q(project_name)}"))
+        raise HopsworksError("Either project_id or project_name is required")
+
+    def resolve_project(self) -> tuple[int, str]:
+        """The hook's (project id, project name), looking up whichever one is missing."""
+        if self.project_id is None or not self.project_name:
+            project = self.get_project(self.project_id, self.project_name)
+            self.project_id = int(project["projectId"])
+            self.project_name = str(project["projectName"])
+        return self.project_id, self.project_name
+
+    def _pid(self, project_id: int | None) -> int:
+        return project_id if project_id is not None else self.resolve_project()[0]
+
+    # ---- jobs ----
+    def get_jobs(
+        self,
+        project_id: int | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort_by: str | None = None,
+        name_filter: str | None = None,
+        filter_by: list[str] | None = None,
+        with_latest_execution: bool = True,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of jobs (one request): ``(total count, items)``."""
+        params: list[tuple[str, str]] = [("offset", str(offset)), ("limit", str(limit))]
+        if sort_by:
+            params.append(("sort_by", sort_by))
+        if name_filter:
+            params.append(("filter_by", f"name:{name_filter}"))
+        params += [("filter_by", f) for f in filter_by or []]
+        params.append(("expand", "creator"))
+        if with_latest_execution:
+            params.append(("expand", "executions(offset=0;limit=1;sort_by=id:desc)"))
+        body = self.request("GET", f"project/{self._pid(project_id)}/jobs", params=params) or {}
+        return int(body.get("count") or 0), list(body.get("items") or [])
+
+    def get_job(self, job_name: str, project_id: int | None = None) -> dict[str, Any]:
+        return dict(
+            self.request(
+                "GET", f"project/{self._pid(project_id)}/jobs/{_q(job_name)}", params={"expand": "creator"}
+            )
+        )
+
+    # ---- executions ----
+    def _executions_path(self, project_id: int | None, job_name: str) -> str:
+        return f"project/{self._pid(project_id)}/jobs/{_q(job_name)}/executions"
+
+    def get_executions(
+        self,
+        job_name: str,
+        project_id: int | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort_by: str = "id:desc",
+    ) -> tuple[int, list[dict[str, Any]]]:
+        params = {"offset": offset, "limit": limit, "sort_by": sort_by, "expand": "user"}
+        body = self.request("GET", self._executions_path(project_id, job_name), params=params) or {}
+        return int(body.get("count") or 0), list(body.get("items") or [])
+
+    def get_latest_execution(self, job_name: str, project_id: int | None = None) -> dict[str, Any] | None:
+        _, items = self.get_executions(job_name, project_id, limit=1, sort_by="id:desc")
+        return items[0] if items else None
+
+    def get_execution(self, job_name: str, execution_id: int, project_id: int | None = None) -> dict[str, Any]:
+        return dict(self.request("GET", f"{self._executions_path(project_id, job_name)}/{int(execution_id)}"))
+
+    def start_execution(
+        self, job_name: str, args: str | None = None, project_id: int | None = None
+    ) -> dict[str, Any]:
+        """Start an execution; an empty ``args`` makes Hopsworks use the job's default arguments."""
+        return dict(
+            self.request(
+                "POST",
+                self._executions_path(project_id, job_name),
+                data=(args or "").encode("utf-8"),
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+            )
+        )
+
+    def stop_execution(self, job_name: str, execution_id: int, project_id: int | None = None) -> dict[str, Any]:
+        return dict(
+            self.request(
+                "PUT",
+                f"{self._executions_path(project_id, job_name)}/{int(execution_id)}/status",
+                data=json.dumps({"state": "stopped"}),
+                headers={"Content-Type": "application/json"},
+            )
+            or {}
+        )
+
+    def get_execution_log(
+        self, job_name: str, execution_id: int, kind: str = "out", project_id: int | None = None
+    ) -> str:
+        """stdout (``out``) or stderr (``err``) of a final execution."""
+        if kind not in {"out", "err"}:
+            raise ValueError("kind must be 'out' or 'err'")
+        body = self.request("GET", f"{self._executions_path(project_id, job_name)}/{int(execution_id)}/log/{kind}")
+        return str((body or {}).get("log") or "")
+
+    # ---- links ----
+    def job_url(self, job_name: str, project_id: int | None = None) -> str:
+        """Hopsworks UI page of a job."""
+        return f"{self.endpoint.root}/p/{self._pid(project_id)}/jobs/named/{_q(job_name)}"
+
+    def execution_url(self, job_name: str, project_id: int | None = None) -> str:
+        """Hopsworks UI page listing a job's executions (Hopsworks has no per-execution page)."""
+        return self.job_url(job_name, project_id) + "/executions"
+
+    # ---- legacy API of Hopsworks' hopsworks_plugin hook ----
+    def launch_job(self, job_name: str, args: str | None = None) -> dict[str, Any]:
+        return self.start_execution(job_name, args)
+
+    def get_job_state(self, job_name: str) -> tuple[str | None, str | None]:
+        """(state, finalStatus) of the job's latest execution."""
+        latest = self.get_latest_execution(job_name)
+        if latest is None:
+            return None, None
+        return latest.get("state"), latest.get("finalStatus")
+
+    # ---- "Test" button on the Connections page ----
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            rows = self.get_project_rows()
+        except HopsworksError as err:
+            return False, str(err)
+        except AirflowException as err:
+            return False, str(err)
+        user = (rows[0].get("user") or {}).get("username") if rows else None
+        who = f" as {user}" if user else ""
+        return True, f"Connected to Hopsworks{who}; the API key sees {len(rows)} project(s)"

@@ -1,0 +1,61 @@
+"""The Airflow plugin: Hopsworks pages in Airflow's web UI, and the operator extra link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from hopsworks_ui_plugin.compat import AIRFLOW_V_3, conf_get
+from hopsworks_ui_plugin.links import HopsworksExecutionLink
+from hopsworks_ui_plugin.views.base import STATIC_FOLDER
+from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
+
+try:
+    from airflow.plugins_manager import AirflowPlugin
+except ImportError:  # pragma: no cover
+    from airflow.sdk.plugins_manager import AirflowPlugin  # type: ignore[no-redef]
+
+PLUGIN_SESSION_COOKIE = "hopsworks_plugin_session"
+CATEGORY = "Hopsworks"
+
+static_blueprint = Blueprint(
+    "hopsworks_plugin", __name__, static_folder=STATIC_FOLDER, static_url_path="/static", url_prefix="/hopsworks-assets"
+)
+
+
+@static_blueprint.record_once
+def _own_session_cookie(state: Any) -> None:
+    """Keep the ``/pluginsv2`` app from overwriting Airflow's login session.
+
+    Under the FAB auth manager's default ``session_backend = database`` the ``/auth`` app keeps its
+    session id in the ``session`` cookie. The ``/pluginsv2`` app stores (CSRF, flash) in a signed
+    cookie of the same name and path, which would replace it and log the user out of Airflow's
+    own pages. A cookie of our own avoids that; users are identified by the ``_token`` JWT.
+    """
+    if AIRFLOW_V_3 and str(conf_get("fab", "session_backend", "database")).lower() == "database":
+        state.app.config["SESSION_COOKIE_NAME"] = PLUGIN_SESSION_COOKIE
+
+
+def _page(name: str, route: str, category: str) -> dict[str, Any]:
+    """An entry of its own in Airflow 3's React navigation, showing the page inside the UI."""
+    return {
+        "name": name,
+        "href": f"/pluginsv2/hopsworks/{route}/",
+        "url_route": f"hopsworks-{route}",
+        "destination": "nav",
+        "category": category,
+    }
+
+
+class HopsworksPlugin(AirflowPlugin):
+    name = "hopsworks"
+    flask_blueprints = [static_blueprint]
+    appbuilder_views = [
+        {"name": "Connection", "category": CATEGORY, "view": HopsworksConnectionView()},
+    ]
+    external_views = [
+        _page("Hopsworks connection", "connection", "admin"),
+    ]
+    global_operator_extra_links = []
+    operator_extra_links = [HopsworksExecutionLink()]

@@ -1,0 +1,141 @@
+"""Sensors for "a Hopsworks job finished" and "a Hopsworks job succeeded".
+
+Legacy semantics watch the job's latest execution. Pass ``execution_id`` or ``launch_task_id``
+(the task id of a HopsworksLaunchOperator with ``wait_for_completion=False``) to watch exactly
+the execution that was launched instead: another run of the same job can no longer fool the sensor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hopsworks_ui_plugin.compat import AirflowException, BaseSensorOperator, conf_getboolean
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
+from hopsworks_ui_plugin.states import Outcome, is_final, outcome
+from hopsworks_ui_plugin.task_support import HopsworksTaskMixin
+from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+
+
+class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):
+    """Succeeds once the watched execution is in a final state (or ``response_check`` says so).
+
+    :param response_check: ``f(state, final_status) -> bool`` deciding when to stop waiting.
+    :param execution_id: watch this execution instead of the job's latest.
+    :param launch_task_id: watch the execution that this task pushed to XCom.
+    """
+
+    template_fields: Sequence[str] = ("job_name", "project_name", "execution_id")
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        project_id: int | None = None,
+        project_name: str | None = None,
+        response_check: Callable[[str | None, str | None], bool] | None = None,
+        execution_id: int | str | None = None,
+        launch_task_id: str | None = None,
+        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
+        deferrable: bool = conf_getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 10)
+        super().__init__(**kwargs)
+        self.job_name = job_name
+        self.project_id = int(project_id) if project_id is not None else None
+        self.project_name = project_name
+        self.response_check = response_check
+        self.execution_id = execution_id
+        self.launch_task_id = launch_task_id
+        self.hopsworks_conn_id = hopsworks_conn_id
+        self.deferrable = deferrable
+
+    def _bound_execution_id(self, context: Any) -> int | None:
+        if self.execution_id not in (None, ""):
+            return int(self.execution_id)  # type: ignore[arg-type]
+        if self.launch_task_id:
+            value = context["ti"].xcom_pull(task_ids=self.launch_task_id, key=EXECUTION_ID_XCOM_KEY)
+            if value is None:
+                raise AirflowException(f"Task {self.launch_task_id!r} pushed no Hopsworks execution id")
+            return int(value)
+        return None
+
+    def _fetch(self, hook: HopsworksHook, execution_id: int | None) -> dict[str, Any] | None:
+        if execution_id is None:
+            return hook.get_latest_execution(self.job_name)
+        return hook.get_execution(self.job_name, execution_id)
+
+    def _decide(self, execution: dict[str, Any] | None) -> bool:
+        if execution is None:
+            self.log.info("Hopsworks job %r has no execution yet", self.job_name)
+            return False
+        state, final_status = execution.get("state"), execution.get("finalStatus")
+        self.log.info("Hopsworks execution %s of %r: %s / %s", execution.get("id"), self.job_name, state, final_status)
+        if self.response_check is not None:
+            return bool(self.response_check(state, final_status))
+        return is_final(state)
+
+    def poke(self, context: Any) -> bool:
+        hook = self.make_hook(context)
+        try:
+            return self._decide(self._fetch(hook, self._bound_execution_id(context)))
+        finally:
+            hook.close()
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        hook = self.make_hook(context)
+        execution_id = self._bound_execution_id(context)
+        try:
+            if self._decide(self._fetch(hook, execution_id)):
+                return None
+            project_id, _ = hook.resolve_project()
+        finally:
+            hook.close()
+        self.defer(
+            trigger=HopsworksExecutionTrigger(
+                project_id=project_id,
+                job_name=self.job_name,
+                execution_id=execution_id,
+                hopsworks_conn_id=self.hopsworks_conn_id,
+                poll_interval=float(self.poke_interval),  # type: ignore[arg-type]
+                deadline=time.time() + float(self.timeout),  # type: ignore[arg-type]
+                cancel_on_kill=False,  # a sensor watches; it does not own the execution
+                hw_api_key=self._api_key_from_params(context),
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
+        status = event.get("status")
+        if status in {"timeout", "error"}:
+            raise AirflowException(event.get("message") or f"Hopsworks trigger ended with {status}")
+        execution = {"id": event.get("execution_id"), "state": event.get("state"),
+                     "finalStatus": event.get("final_status")}
+        if not self._decide(execution):
+            raise AirflowException(
+                f"response_check rejected the final state of Hopsworks job {self.job_name!r}: "
+                f"{event.get('state')} / {event.get('final_status')}"
+            )
+
+
+class HopsworksJobSuccessSensor(HopsworksJobFinishSensor):
+    """Succeeds when the watched execution succeeded; fails the task when it failed."""
+
+    def _decide(self, execution: dict[str, Any] | None) -> bool:
+        if execution is None:
+            self.log.info("Hopsworks job %r has no execution yet", self.job_name)
+            return False
+        state, final_status = execution.get("state"), execution.get("finalStatus")
+        result = outcome(state, final_status)
+        if result is Outcome.FAILED:
+            raise AirflowException(
+                f"Hopsworks job {self.job_name!r} execution {execution.get('id')} failed: state {state}, "
+                f"final status {final_status}"
+            )
+        self.log.info("Hopsworks execution %s of %r: %s / %s", execution.get("id"), self.job_name, state, final_status)
+        return result is Outcome.SUCCEEDED

@@ -1,0 +1,86 @@
+"""What the Hopsworks operator and sensors share: building the hook, the owner check, XCom keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hopsworks_ui_plugin.access import TaskOwnerNotMember, check_task_owner
+from hopsworks_ui_plugin.compat import AirflowException
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
+from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
+
+LOG_COPY_LIMIT = 1024 * 1024
+
+
+class HopsworksTaskMixin:
+    """Mixed into BaseOperator subclasses that have ``project_id``, ``project_name``, ``job_name``,
+    ``hopsworks_conn_id``, ``owner`` and ``params``."""
+
+    project_id: int | None
+    project_name: str | None
+    job_name: str
+    hopsworks_conn_id: str
+    owner: str
+    log: Any
+
+    def _api_key_from_params(self, context: Any) -> str | None:
+        params = (context or {}).get("params") or getattr(self, "params", None) or {}
+        try:
+            key = params.get("hw_api_key")
+        except AttributeError:
+            key = None
+        return str(key) if key else None
+
+    def make_hook(self, context: Any) -> HopsworksHook:
+        """The hook for this task, its project resolved, its owner checked.
+
+        A task that brings its own key (legacy ``params={'hw_api_key': ...}``) is checked by
+        Hopsworks itself; a task that uses the shared connection's key must have an owner who is a
+        member of the target project.
+        """
+        own_key = self._api_key_from_params(context)
+        hook = HopsworksHook(
+            self.hopsworks_conn_id,
+            project_id=self.project_id,
+            project_name=self.project_name,
+            owner=self.owner,
+            hw_api_key=own_key,
+        )
+        if self.project_id is None and not self.project_name:
+            raise AirflowException("Pass project_id or project_name to the Hopsworks task")
+        project_id, project_name = hook.resolve_project()
+        if not own_key:
+            try:
+                check_task_owner(hook, self.owner, project_id, project_name)
+            except TaskOwnerNotMember as err:
+                raise AirflowException(str(err)) from None
+        return hook
+
+    @staticmethod
+    def publish_execution(context: Any, hook: HopsworksHook, job_name: str, execution_id: int) -> str:
+        """Push the execution id and its Hopsworks URL to XCom before any waiting, so the extra
+        link works even while the task runs or after it fails."""
+        url = hook.execution_url(job_name)
+        ti = context["ti"]
+        ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
+        ti.xcom_push(key=EXECUTION_URL_XCOM_KEY, value=url)
+        ti.xcom_push(key=HopsworksExecutionLink().xcom_key, value=url)
+        return url
+
+    def copy_logs(self, hook: HopsworksHook, job_name: str, execution_id: int) -> None:
+        """Copy the final execution's stdout/stderr into the task log (capped)."""
+        for kind, title in (("out", "stdout"), ("err", "stderr")):
+            try:
+                text = hook.get_execution_log(job_name, execution_id, kind)
+            except HopsworksError as err:
+                self.log.warning("Could not fetch Hopsworks %s of execution %s: %s", title, execution_id, err)
+                continue
+            if not text:
+                continue
+            cut = len(text) > LOG_COPY_LIMIT
+            shown = text[:LOG_COPY_LIMIT]
+            note = f" (first {LOG_COPY_LIMIT} of {len(text)} characters)" if cut else ""
+            self.log.info(
+                "----- Hopsworks %s of execution %s%s -----\n%s\n----- end of %s -----",
+                title, execution_id, note, shown, title,
+            )

@@ -1,0 +1,135 @@
+"""HopsworksExecutionTrigger: waits for a Hopsworks execution in the triggerer, holding no worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from hopsworks_ui_plugin.compat import BaseHook, BaseTrigger, TriggerEvent
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
+from hopsworks_ui_plugin.states import Outcome, outcome
+
+
+class HopsworksExecutionTrigger(BaseTrigger):
+    """Polls one execution (or, with ``execution_id=None``, the job's latest) until it is final.
+
+    Yields exactly one event: ``{"status": "success"|"failed"|"timeout"|"error", "message",
+    "execution_id", "state", "final_status"}``. ``deadline`` is wall-clock epoch seconds (it
+    crosses the serialization boundary, so monotonic time would be meaningless).
+    """
+
+    def __init__(
+        self,
+        *,
+        project_id: int,
+        job_name: str,
+        execution_id: int | None,
+        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        cancel_on_kill: bool = True,
+        hw_api_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.project_id = int(project_id)
+        self.job_name = job_name
+        self.execution_id = int(execution_id) if execution_id is not None else None
+        self.hopsworks_conn_id = hopsworks_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.cancel_on_kill = cancel_on_kill
+        self.hw_api_key = hw_api_key
+        self._hook: HopsworksHook | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "project_id": self.project_id,
+                "job_name": self.job_name,
+                "execution_id": self.execution_id,
+                "hopsworks_conn_id": self.hopsworks_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "cancel_on_kill": self.cancel_on_kill,
+                "hw_api_key": self.hw_api_key,
+            },
+        )
+
+    async def _get_hook(self) -> HopsworksHook:
+        if self._hook is None:
+            aget = getattr(BaseHook, "aget_connection", None)
+            if aget is not None:
+                conn = await aget(self.hopsworks_conn_id)
+            else:  # pragma: no cover - Airflow 2
+                conn = await asyncio.to_thread(BaseHook.get_connection, self.hopsworks_conn_id)
+            self._hook = HopsworksHook(
+                self.hopsworks_conn_id, project_id=self.project_id, hw_api_key=self.hw_api_key, connection=conn
+            )
+        return self._hook
+
+    async def _poll(self, hook: HopsworksHook) -> dict[str, Any] | None:
+        # The hook is synchronous (requests); a thread keeps the triggerer's event loop free while
+        # the hook's pooled session keeps its connection alive between polls.
+        if self.execution_id is None:
+            return await asyncio.to_thread(hook.get_latest_execution, self.job_name, self.project_id)
+        return await asyncio.to_thread(hook.get_execution, self.job_name, self.execution_id, self.project_id)
+
+    def _event(self, status: str, message: str, execution: dict[str, Any] | None = None) -> TriggerEvent:
+        execution = execution or {}
+        return TriggerEvent(
+            {
+                "status": status,
+                "message": message,
+                "execution_id": execution.get("id", self.execution_id),
+                "state": execution.get("state"),
+                "final_status": execution.get("finalStatus"),
+            }
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            hook = await self._get_hook()
+            while True:
+                execution = await self._poll(hook)
+                if execution is not None:
+                    result = outcome(execution.get("state"), execution.get("finalStatus"))
+                    described = (
+                        f"Hopsworks execution {execution.get('id')} of job {self.job_name!r} is "
+                        f"{execution.get('state')} (final status {execution.get('finalStatus')})"
+                    )
+                    if result is Outcome.SUCCEEDED:
+                        yield self._event("success", described, execution)
+                        return
+                    if result is Outcome.FAILED:
+                        yield self._event("failed", described, execution)
+                        return
+                if self.deadline is not None and time.time() >= self.deadline:
+                    yield self._event(
+                        "timeout",
+                        f"Timed out waiting for job {self.job_name!r} execution {self.execution_id}",
+                        execution,
+                    )
+                    return
+                await asyncio.sleep(self.poll_interval)
+        except HopsworksError as err:
+            yield self._event("error", str(err))
+        finally:
+            if self._hook is not None:
+                self._hook.close()
+                self._hook = None
+
+    async def on_kill(self) -> None:
+        """A user marked/cleared the deferred task: stop the execution (best effort)."""
+        if not self.cancel_on_kill or self.execution_id is None:
+            return
+        hook = await self._get_hook()
+        try:
+            await asyncio.to_thread(hook.stop_execution, self.job_name, self.execution_id, self.project_id)
+        except HopsworksError as err:
+            self.log.warning("Could not stop Hopsworks execution %s: %s", self.execution_id, err)
+        finally:
+            hook.close()
+            self._hook = None
