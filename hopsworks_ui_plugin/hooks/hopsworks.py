@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from hopsworks_ui_plugin.compat import AirflowException, BaseHook, mask_secret
@@ -284,22 +285,29 @@ class HopsworksHook(BaseHook):
         session = self.get_conn()
         url = self.endpoint.api_url + "/" + path.lstrip("/")
         try:
+            # verify is passed per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override
+            # a session-level verify=False or CA bundle.
             response = session.request(
-                method, url, params=params, data=data, headers=headers, timeout=self.endpoint.timeout
+                method, url, params=params, data=data, headers=headers, timeout=self.endpoint.timeout,
+                verify=self.endpoint.verify,
             )
         except requests.exceptions.RetryError as err:  # retries exhausted on a retryable status
             raise HopsworksError(f"Hopsworks {method} {path} kept failing after retries: {err}") from None
         except requests.exceptions.Timeout:
-            raise HopsworksError(
-                f"Hopsworks at {self.endpoint.root} did not answer {method} {path} within "
-                f"{self.endpoint.timeout:g} s"
-            ) from None
+            raise self._timeout_error(method, path) from None
         except requests.exceptions.SSLError as err:
             raise HopsworksError(
                 f"TLS error talking to {self.endpoint.root}: {err.__class__.__name__}. Set a CA bundle "
                 "in the connection's extras, or (not recommended) verify_ssl=false"
             ) from None
-        except requests.exceptions.ConnectionError:
+        except requests.exceptions.ConnectionError as err:
+            # urllib3 reports a read timeout that exhausted the retries as a connection error.
+            reason = getattr(err.args[0], "reason", None) if err.args else None
+            # (NewConnectionError, e.g. "connection refused", subclasses ConnectTimeoutError.)
+            if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) and not isinstance(
+                reason, NewConnectionError
+            ):
+                raise self._timeout_error(method, path) from None
             raise HopsworksError(f"Could not reach Hopsworks at {self.endpoint.root}") from None
         if response.status_code >= 400:
             raise self._error(method, path, response)
@@ -314,6 +322,11 @@ class HopsworksHook(BaseHook):
                 f"Hopsworks {method} {path} answered {response.status_code} with a non-JSON body",
                 status=response.status_code,
             ) from None
+
+    def _timeout_error(self, method: str, path: str) -> HopsworksError:
+        return HopsworksError(
+            f"Hopsworks at {self.endpoint.root} did not answer {method} {path} within {self.endpoint.timeout:g} s"
+        )
 
     @staticmethod
     def _error(method: str, path: str, response: requests.Response) -> HopsworksError:

@@ -1,0 +1,139 @@
+"""Test fixtures: a real fake-Hopsworks HTTP server, a real Airflow metadata DB and api-server.
+
+The Airflow environment is set before anything imports airflow: one temporary AIRFLOW_HOME per
+test session, shared by the in-process tests (operators, dag.test) and the api-server subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from hopsworks_ui_plugin import devstack
+
+_HOME = Path(tempfile.mkdtemp(prefix="hw-airflow-test-"))
+_API_PORT = devstack.free_port()
+os.environ.update(devstack.airflow_env(_HOME, _API_PORT, extra={"AIRFLOW__CORE__UNIT_TEST_MODE": "False"}))
+os.environ.pop("PYTHONWARNINGS", None)
+
+ARTIFACTS = Path(os.environ.get("HW_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+from hopsworks_ui_plugin.fake_hopsworks import FakeHopsworks, load_seed  # noqa: E402
+
+TEST_SEED = load_seed("test")
+
+
+def seed_key(username: str, seed: dict[str, Any] = TEST_SEED) -> str:
+    """The first API key of a seed user with scopes JOB and PROJECT."""
+    for key in seed["api_keys"]:
+        if key["username"] == username and {"JOB", "PROJECT"} <= set(key.get("scopes", [])):
+            return str(key["key"])
+    raise KeyError(username)
+
+
+class ScaledClock:
+    """Real time, sped up: a 4 s fake job takes 4/speed s, so waiting tests stay fast."""
+
+    def __init__(self, speed: float = 10.0) -> None:
+        self.speed = speed
+        self._t0 = time.time()
+
+    def now(self) -> float:
+        return self._t0 + (time.time() - self._t0) * self.speed
+
+
+def connection_json(url: str, key: str, **extra: Any) -> str:
+    scheme, rest = url.split("://", 1)
+    host, _, port = rest.partition(":")
+    extras = {"timeout": 5, "retries": 2, "retry_backoff": 0.05}
+    extras.update(extra)
+    return json.dumps(
+        {"conn_type": "hopsworks", "host": host, "port": int(port), "schema": scheme, "password": key,
+         "extra": extras}
+    )
+
+
+@pytest.fixture(scope="session")
+def hopsworks() -> Iterator[FakeHopsworks]:
+    """The fake Hopsworks (test seed, 10x time) and ``hopsworks_default`` pointing at it."""
+    server = FakeHopsworks(seed=TEST_SEED, clock=ScaledClock(10.0)).start()  # type: ignore[arg-type]
+    os.environ["AIRFLOW_CONN_HOPSWORKS_DEFAULT"] = connection_json(server.url, seed_key("airflow"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def hw(hopsworks: FakeHopsworks) -> Iterator[FakeHopsworks]:
+    """The session's fake Hopsworks with a clean request log and no faults."""
+    hopsworks.clear_faults()
+    hopsworks.clear_requests()
+    yield hopsworks
+    hopsworks.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def airflow_db(hopsworks: FakeHopsworks) -> Path:
+    """Metadata DB migrated and users created (admin, alice, bob, carol, dave)."""
+    devstack.init_airflow(dict(os.environ))
+    return _HOME
+
+
+@dataclass
+class AirflowServer:
+    url: str
+    home: Path
+    env: dict[str, str]
+    services: list[devstack.Service] = field(default_factory=list)
+
+    def login(self, username: str, password: str | None = None) -> requests.Session:
+        """Log in through Airflow's real ``/auth/login/`` form; the session holds the cookies."""
+        session = requests.Session()
+        page = session.get(f"{self.url}/auth/login/", timeout=30)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+        assert token, "login form has no CSRF token"
+        response = session.post(
+            f"{self.url}/auth/login/",
+            data={"username": username, "password": password or username, "csrf_token": token.group(1)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302 and "_token" in session.cookies, f"login of {username} failed"
+        return session
+
+    def page(self, path: str) -> str:
+        return f"{self.url}/pluginsv2/hopsworks/{path.lstrip('/')}"
+
+    def log_tail(self) -> str:
+        return "\n".join(s.tail() for s in self.services)
+
+
+@pytest.fixture(scope="session")
+def airflow_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[AirflowServer]:
+    """The real ``airflow api-server`` with the plugin, on 127.0.0.1."""
+    env = dict(os.environ)
+    services = devstack.start_airflow(env, ["api-server"], _HOME / "service-logs")
+    server = AirflowServer(f"http://127.0.0.1:{_API_PORT}", _HOME, env, services)
+    try:
+        devstack.wait_http(f"{server.url}/api/v2/monitor/health", timeout=180, service=services[0])
+        yield server
+    finally:
+        for service in services:
+            service.stop()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
+    )
+    assert match, "no csrf_token in page"
+    return match.group(1)
