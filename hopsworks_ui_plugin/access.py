@@ -128,3 +128,72 @@ class MembershipCache:
 
 
 MEMBERSHIPS = MembershipCache()
+
+
+class AccessDenied(Exception):
+    """A refusal with an HTTP status (403 forbidden, 404 not found) and a reason for the page."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """What one Airflow user may do in one Hopsworks project."""
+
+    project: ProjectRef
+    role: str | None  # the user's team role; None for an admin who is not a member
+    admin: bool
+
+    @property
+    def can_operate(self) -> bool:
+        """Launch/stop jobs, upload/delete DAG files: members with an allowed role, and admins."""
+        return self.admin or self.role in MEMBER_ROLES
+
+
+def project_access(
+    hook: HopsworksHook, username: str, admin: bool, project_id: int, cache: MembershipCache | None = None
+) -> ProjectAccess:
+    """Check that ``username`` may see project ``project_id``; raise :class:`AccessDenied`.
+
+    Membership is the project's team as the service connection sees it (Airflow username =
+    Hopsworks username). Airflow admins see every project the connection sees.
+    Raises HopsworksError when Hopsworks cannot be asked.
+    """
+    from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError
+
+    cache = cache or MEMBERSHIPS
+    try:
+        project = cache.project(hook, int(project_id))
+    except HopsworksError as err:
+        if err.status == 404:
+            raise AccessDenied(404, f"There is no Hopsworks project with id {project_id}.") from None
+        if err.status == 403:
+            raise AccessDenied(
+                404, f"Project {project_id} is not visible to Airflow's Hopsworks connection."
+            ) from None
+        raise
+    role = project.role_of(username)
+    if role is None and not admin:
+        raise AccessDenied(
+            403,
+            f"You ({username}) are not a member of Hopsworks project {project.name!r}. Ask a Data owner "
+            "of the project to add you.",
+        )
+    return ProjectAccess(project=project, role=role, admin=admin)
+
+
+def visible_projects(
+    hook: HopsworksHook, username: str, admin: bool, cache: MembershipCache | None = None
+) -> list[tuple[ProjectRef, str | None]]:
+    """``(project, role)`` for each project the user may see: their memberships, or all for admins."""
+    cache = cache or MEMBERSHIPS
+    result = []
+    for entry in cache.project_list(hook):
+        project = cache.project(hook, int(entry["id"]))
+        role = project.role_of(username)
+        if role is not None or admin:
+            result.append((project, role))
+    return result

@@ -10,6 +10,9 @@ from hopsworks_ui_plugin.compat import AIRFLOW_V_3, conf_get
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.views.base import STATIC_FOLDER
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
+from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView
+from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
+from hopsworks_ui_plugin.views.my_dags import HopsworksMyDagsView
 
 try:
     from airflow.plugins_manager import AirflowPlugin
@@ -52,9 +55,15 @@ class HopsworksPlugin(AirflowPlugin):
     name = "hopsworks"
     flask_blueprints = [static_blueprint]
     appbuilder_views = [
+        {"name": "Projects and jobs", "category": CATEGORY, "view": HopsworksProjectsView()},
+        {"name": "Project DAG files", "category": CATEGORY, "view": HopsworksDagFilesView()},
+        {"name": "My DAGs", "category": CATEGORY, "view": HopsworksMyDagsView()},
         {"name": "Connection", "category": CATEGORY, "view": HopsworksConnectionView()},
     ]
     external_views = [
+        _page("Hopsworks jobs", "projects", "browse"),
+        _page("Hopsworks DAG files", "dag-files", "browse"),
+        _page("My DAGs", "my-dags", "browse"),
         _page("Hopsworks connection", "connection", "admin"),
     ]
     global_operator_extra_links = []

@@ -23,7 +23,9 @@ from hopsworks_ui_plugin import devstack
 
 _HOME = Path(tempfile.mkdtemp(prefix="hw-airflow-test-"))
 _API_PORT = devstack.free_port()
-os.environ.update(devstack.airflow_env(_HOME, _API_PORT, extra={"AIRFLOW__CORE__UNIT_TEST_MODE": "False"}))
+os.environ.update(
+    devstack.airflow_env(_HOME, _API_PORT, extra={"AIRFLOW__FAB__AUTH_RATE_LIMITED": "False"})
+)
 os.environ.pop("PYTHONWARNINGS", None)
 
 ARTIFACTS = Path(os.environ.get("HW_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
@@ -137,3 +139,64 @@ def csrf_token(html: str) -> str:
     )
     assert match, "no csrf_token in page"
     return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Service]:
+    """A real ``airflow dag-processor`` parsing the test DAGs folder (re-scans every few seconds)."""
+    (service,) = devstack.start_airflow(airflow_server.env, ["dag-processor"], _HOME / "service-logs")
+    airflow_server.services.append(service)
+    yield service
+    service.stop()
+
+
+CHROMIUM = os.environ.get("HW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-test-env.sh (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def browser_login(browser: Any, airflow_server: AirflowServer) -> Iterator[Any]:
+    """``browser_login("alice")`` -> a Playwright page logged in through Airflow's login form."""
+    contexts = []
+
+    def login(username: str, password: str | None = None) -> Any:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{airflow_server.url}/auth/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password or username)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+        assert any(c["name"] == "_token" for c in context.cookies()), f"browser login of {username} failed"
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact (test-artifacts/screenshots/NAME.png)."""
+    target = ARTIFACTS / "screenshots" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), full_page=True)
+    return target

@@ -1,0 +1,114 @@
+"""The real ``airflow api-server`` with the plugin: login through /auth/login/, the Connection page."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import connection_json, screenshot, seed_key
+
+
+def test_admin_sees_the_connection_page_with_projects(airflow_server):
+    session = airflow_server.login("admin")
+    response = session.get(airflow_server.page("connection/"), allow_redirects=False)
+    assert response.status_code == 200, airflow_server.log_tail()
+    assert "Hopsworks connection" in response.text
+    assert 'data-testid="conn-status">answers' in response.text
+    assert "demo_fs" in response.text and "analytics" in response.text
+    assert seed_key("airflow") not in response.text
+
+
+def test_non_admin_is_refused_with_a_reason(airflow_server):
+    response = airflow_server.login("alice").get(airflow_server.page("connection/"), allow_redirects=False)
+    assert response.status_code == 403
+    assert "for Airflow admins" in response.text
+
+
+def test_anonymous_visitor_is_sent_to_airflow_login(airflow_server):
+    import requests
+
+    response = requests.get(airflow_server.page("connection/"), allow_redirects=False, timeout=30)
+    assert response.status_code == 302
+    assert "/auth/login/?next=" in response.headers["Location"]
+
+
+def test_plugin_pages_do_not_log_the_user_out_of_airflow(airflow_server):
+    """Under the default database session backend, a /pluginsv2 page writing its session must not
+    replace the /auth session cookie."""
+    session = airflow_server.login("admin")
+    assert session.get(f"{airflow_server.url}/auth/users/list/", allow_redirects=False).status_code == 200
+    session.get(airflow_server.page("connection/"))
+    assert session.get(f"{airflow_server.url}/auth/users/list/", allow_redirects=False).status_code == 200
+
+
+def test_non_admin_roles_get_navigation_entries(airflow_server):
+    session = airflow_server.login("alice")
+    token = session.cookies["_token"]
+    response = session.get(
+        f"{airflow_server.url}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert response.status_code == 200
+    views = [v for p in response.json()["plugins"] for v in p["external_views"]]
+    hrefs = {v["href"] for v in views}
+    assert "/pluginsv2/hopsworks/projects/" in hrefs
+    assert "/pluginsv2/hopsworks/connection/" in hrefs
+
+
+def test_connection_page_explains_a_refused_key_and_hopsworks_down(airflow_server, hw):
+    session = airflow_server.login("admin")
+    refused = {"errorCode": 320013, "errorMsg": "API key not found in the database"}
+    hw.inject_fault(status=401, count=None, path_contains="/project", body=refused)
+    page = session.get(airflow_server.page("connection/"))
+    assert page.status_code == 200
+    assert "Hopsworks refused the API key: API key not found in the database" in page.text
+    hw.clear_faults()
+    hw.inject_fault(status=503, count=None, path_contains="/project")
+    page = session.get(airflow_server.page("connection/"))
+    assert "not working" in page.text and "503" in page.text
+    assert "Traceback" not in page.text and seed_key("airflow") not in page.text
+
+
+def test_missing_connection_is_explained():
+    from hopsworks_ui_plugin.views.connection import connection_status
+
+    missing = connection_status("no_such_connection")
+    assert not missing["configured"] and "Admin → Connections" in missing["problem"]
+
+
+def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks, monkeypatch):
+    """A connection saved the way Airflow 3's Connections form saves it is what the hook reads."""
+    session = airflow_server.login("admin")
+    headers = {"Authorization": f"Bearer {session.cookies['_token']}"}
+    meta = session.get(f"{airflow_server.url}/ui/connections/hook_meta", headers=headers, timeout=30).json()
+    hw_meta = next(m for m in meta if m["connection_type"] == "hopsworks")
+    assert hw_meta["hook_name"] == "Hopsworks"
+    assert set(hw_meta["extra_fields"]) >= {"verify_ssl", "ca_bundle", "timeout"}
+    assert hw_meta["standard_fields"]["password"]["title"] == "API key"
+    host, port = hopsworks.url.split("://")[1].split(":")
+    form = {
+        "connection_id": "hw_form",
+        "conn_type": "hopsworks",
+        "host": host,
+        "port": int(port),
+        "schema": "http",
+        "password": seed_key("airflow"),
+        "extra": json.dumps({"verify_ssl": True, "timeout": 4}),
+    }
+    response = session.post(f"{airflow_server.url}/api/v2/connections", json=form, headers=headers, timeout=30)
+    assert response.status_code in (201, 409), response.text
+    tested = session.post(f"{airflow_server.url}/api/v2/connections/test", json=form, headers=headers, timeout=30)
+    if tested.status_code == 200:  # "Test" is disabled by default ([core] test_connection)
+        assert tested.json()["status"] is True
+    from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")  # read it from the metadata DB, as the UI does
+    hook = HopsworksHook("hw_form")
+    assert hook.endpoint.timeout == 4 and hook.endpoint.verify is True
+    assert hook.get_caller_username() == "airflow"
+
+
+def test_connection_page_in_a_browser(browser_login, airflow_server):
+    page = browser_login("admin")
+    page.goto(airflow_server.page("connection/"))
+    assert page.locator("[data-testid=conn-status]").inner_text() == "answers"
+    assert page.locator("text=You have a plugin that is using a FAB view").count() == 0
+    screenshot(page, "connection")
