@@ -1,0 +1,151 @@
+"""HopsworksLaunchOperator against the fake Hopsworks, run by Airflow's own dag.test()."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hopsworks_ui_plugin.compat import AirflowException
+from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
+from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
+from tests.conftest import seed_key
+from tests.dag_runner import RecordingTI, run_dag, xcom
+
+LAUNCH = "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n"
+
+
+def executions_started(hw) -> list:
+    return [r for r in hw.requests if r.method == "POST" and r.path.endswith("/executions")]
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poll", "deferrable"])
+def test_launch_waits_for_its_execution_and_publishes_it(hw, airflow_db, deferrable):
+    dag_run, tis = run_dag(
+        LAUNCH
+        + f"""
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
+    HopsworksLaunchOperator(task_id="launch", job_name="etl", project_name="demo_fs",
+                            job_arguments="--date 2024-01-01", poke_interval_s=0.1,
+                            deferrable={deferrable})
+"""
+    )
+    ti = tis["launch"]
+    assert ti.state == "success" and dag_run.state == "success"
+    execution_id = xcom(ti, EXECUTION_ID_XCOM_KEY)
+    assert xcom(ti, "return_value") == execution_id
+    execution = hw.state.get_execution(execution_id)
+    assert execution["state"] == "FINISHED" and execution["args"] == "--date 2024-01-01"
+    url = xcom(ti, EXECUTION_URL_XCOM_KEY)
+    assert url == f"{hw.url}/p/119/jobs/named/etl/executions"
+    assert xcom(ti, HopsworksExecutionLink().xcom_key) == url  # what the UI's extra link shows
+    assert len(executions_started(hw)) == 1
+
+
+def test_failed_execution_fails_the_task_with_the_hopsworks_state(hw, airflow_db, caplog):
+    dag_run, tis = run_dag(
+        LAUNCH
+        + """
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"}) as dag:
+    HopsworksLaunchOperator(task_id="launch", job_name="broken", project_id=119, poke_interval_s=0.1)
+"""
+    )
+    assert tis["launch"].state == "failed" and dag_run.state == "failed"
+    execution = hw.state.get_execution(xcom(tis["launch"], EXECUTION_ID_XCOM_KEY))
+    assert execution["state"] == "FAILED"
+
+
+def test_ignore_failure_lets_the_task_succeed(hw, airflow_db):
+    _, tis = run_dag(
+        LAUNCH
+        + """
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"}) as dag:
+    HopsworksLaunchOperator(task_id="launch", job_name="broken", project_id=119, poke_interval_s=0.1,
+                            ignore_failure=True)
+"""
+    )
+    assert tis["launch"].state == "success"
+
+
+def test_owner_not_a_member_fails_before_anything_is_launched(hw, airflow_db):
+    """dave is no member of demo_fs: with the shared key, nothing may start."""
+    dag_run, tis = run_dag(
+        LAUNCH
+        + """
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "dave"}) as dag:
+    HopsworksLaunchOperator(task_id="launch", job_name="etl", project_name="demo_fs", poke_interval_s=0.1)
+"""
+    )
+    assert tis["launch"].state == "failed"
+    assert executions_started(hw) == []
+
+
+def direct(operator: HopsworksLaunchOperator, params: dict | None = None) -> tuple[RecordingTI, dict]:
+    ti = RecordingTI()
+    return ti, {"ti": ti, "params": params or {}}
+
+
+def test_owner_check_message_names_owner_and_project(hw):
+    op = HopsworksLaunchOperator(task_id="t", job_name="etl", project_name="demo_fs", owner="dave")
+    _, context = direct(op)
+    with pytest.raises(AirflowException, match=r"Task owner 'dave' is not a member .*'demo_fs'"):
+        op.execute(context)
+    assert executions_started(hw) == []
+
+
+def test_own_api_key_in_params_skips_the_owner_check(hw):
+    """Legacy DAGs pass params={'hw_api_key': ...}; Hopsworks itself then checks the key's user."""
+    op = HopsworksLaunchOperator(task_id="t", job_name="etl", project_id=119, owner="whoever",
+                                 wait_for_completion=False)
+    ti, context = direct(op, {"hw_api_key": seed_key("bob")})
+    execution_id = op.execute(context)
+    assert ti.xcom[EXECUTION_ID_XCOM_KEY] == execution_id
+    started = executions_started(hw)
+    assert len(started) == 1 and started[0].username == "bob"
+
+
+def test_wait_timeout_fails_and_says_so(hw):
+    op = HopsworksLaunchOperator(task_id="t", job_name="train", project_id=119, owner="alice",
+                                 job_arguments="--duration 600", poke_interval_s=0.05, wait_timeout_s=0.3)
+    ti, context = direct(op)
+    started = time.monotonic()
+    with pytest.raises(AirflowException, match="Timed out after 0.3 s"):
+        op.execute(context)
+    assert time.monotonic() - started < 5
+    assert ti.xcom[EXECUTION_ID_XCOM_KEY]  # published before waiting
+
+
+def test_on_kill_stops_the_launched_execution(hw):
+    op = HopsworksLaunchOperator(task_id="t", job_name="train", project_id=119, owner="alice",
+                                 job_arguments="--duration 600", poke_interval_s=0.05)
+    ti, context = direct(op)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute(context)
+        except BaseException as err:  # the killed execution fails the task
+            errors.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while EXECUTION_ID_XCOM_KEY not in ti.xcom and time.monotonic() < deadline:
+        time.sleep(0.02)
+    op.on_kill()
+    thread.join(timeout=10)
+    execution = hw.state.get_execution(ti.xcom[EXECUTION_ID_XCOM_KEY])
+    assert execution["state"] == "KILLED"
+    assert [r for r in hw.requests if r.method == "PUT" and r.path.endswith("/status")]
+    assert errors and "KILLED" in str(errors[0])
+
+
+def test_logs_are_copied_into_the_task_log(hw, capfd):
+    op = HopsworksLaunchOperator(task_id="t", job_name="broken", project_id=119, owner="alice",
+                                 poke_interval_s=0.05, ignore_failure=True)
+    _, context = direct(op)
+    op.execute(context)
+    out = capfd.readouterr().out  # Airflow 3 task loggers write through structlog
+    assert "Hopsworks stderr of execution" in out
+    assert 'raise ValueError("input table is empty")' in out  # the job's stack trace

@@ -1,0 +1,183 @@
+"""Sensors and the trigger: poke, reschedule and deferrable modes, against the fake Hopsworks."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+
+import pytest
+
+from hopsworks_ui_plugin.compat import AirflowException
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
+from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
+from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from tests.dag_runner import RecordingTI, run_dag
+
+SENSORS = (
+    "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n"
+    "from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor\n"
+)
+
+
+def start(job: str, args: str = "") -> int:
+    return int(HopsworksHook(project_id=119).start_execution(job, args)["id"])
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_success_sensor_bound_to_the_launch_task(hw, airflow_db, mode):
+    deferrable = mode == "deferrable"
+    sensor_mode = "reschedule" if mode == "reschedule" else "poke"
+    dag_run, tis = run_dag(
+        SENSORS
+        + f"""
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
+    launch = HopsworksLaunchOperator(task_id="launch", job_name="etl", project_id=119,
+                                     wait_for_completion=False)
+    wait = HopsworksJobSuccessSensor(task_id="wait", job_name="etl", project_id=119, launch_task_id="launch",
+                                     poke_interval=0.1, mode={sensor_mode!r}, deferrable={deferrable},
+                                     timeout=60)
+    launch >> wait
+"""
+    )
+    assert tis["wait"].state == "success", dag_run.state
+    assert dag_run.state == "success"
+
+
+def test_success_sensor_fails_the_task_on_a_failed_execution(hw, airflow_db):
+    dag_run, tis = run_dag(
+        SENSORS
+        + """
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"}) as dag:
+    launch = HopsworksLaunchOperator(task_id="launch", job_name="broken", project_id=119,
+                                     wait_for_completion=False)
+    wait = HopsworksJobSuccessSensor(task_id="wait", job_name="broken", project_id=119,
+                                     launch_task_id="launch", poke_interval=0.1, timeout=60)
+    launch >> wait
+"""
+    )
+    assert tis["wait"].state == "failed"
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_finish_sensor_on_latest_execution_accepts_any_final_state(hw, airflow_db, deferrable):
+    start("broken")
+    _, tis = run_dag(
+        SENSORS
+        + f"""
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "bob"}}) as dag:
+    HopsworksJobFinishSensor(task_id="wait", job_name="broken", project_name="demo_fs", poke_interval=0.1,
+                             deferrable={deferrable}, timeout=60)
+"""
+    )
+    assert tis["wait"].state == "success"
+
+
+def sensor_context(execution_id: int | None = None) -> dict:
+    ti = RecordingTI()
+    if execution_id is not None:
+        ti.xcom[EXECUTION_ID_XCOM_KEY] = execution_id
+    return {"ti": ti, "params": {}}
+
+
+def test_bound_sensor_ignores_a_newer_execution_of_the_same_job(hw):
+    """The legacy sensor watched the job's latest execution: a later run could decide the result."""
+    failing = start("etl", "--fail --duration 0.5")
+    start("etl", "--duration 600")  # a newer, still running execution
+    sensor = HopsworksJobSuccessSensor(task_id="s", job_name="etl", project_id=119, execution_id=failing,
+                                       owner="alice")
+    time.sleep(0.2)  # 0.5 s of fake time at 10x
+    with pytest.raises(AirflowException, match=f"execution {failing} failed"):
+        sensor.poke(sensor_context())
+    latest = HopsworksJobSuccessSensor(task_id="s2", job_name="etl", project_id=119, owner="alice")
+    assert latest.poke(sensor_context()) is False  # the newer one is running
+
+
+def test_response_check_decides(hw):
+    execution_id = start("etl", "--duration 0.5")
+    time.sleep(0.2)
+    seen = []
+
+    def check(state, final_status):
+        seen.append((state, final_status))
+        return final_status == "SUCCEEDED"
+
+    sensor = HopsworksJobFinishSensor(task_id="s", job_name="etl", project_id=119, execution_id=execution_id,
+                                      response_check=check, owner="alice")
+    assert sensor.poke(sensor_context()) is True
+    assert seen == [("FINISHED", "SUCCEEDED")]
+
+
+def test_reschedule_mode_gives_the_slot_back_while_waiting(hw):
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    execution_id = start("etl", "--duration 600")
+    sensor = HopsworksJobSuccessSensor(task_id="s", job_name="etl", project_id=119, execution_id=execution_id,
+                                       owner="alice", mode="reschedule", poke_interval=30)
+    context = sensor_context()
+    context.update(task_reschedule_count=0, ti=context["ti"])
+    with pytest.raises(AirflowRescheduleException):
+        sensor.execute(context)
+
+
+def test_sensor_owner_check_applies_too(hw):
+    sensor = HopsworksJobFinishSensor(task_id="s", job_name="etl", project_id=119, owner="dave")
+    with pytest.raises(AirflowException, match="not a member"):
+        sensor.poke(sensor_context())
+
+
+# ---- the trigger ----
+
+def test_trigger_serialization_round_trips():
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=7, poll_interval=2.5,
+                                        deadline=1234.5, cancel_on_kill=False)
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert classpath == "hopsworks_ui_plugin.triggers.hopsworks.HopsworksExecutionTrigger"
+
+
+async def first_event(trigger: HopsworksExecutionTrigger) -> tuple[dict, int]:
+    events = []
+    async for event in trigger.run():
+        events.append(event.payload)
+    return events[0], len(events)
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "state"),
+    [("--duration 1", "success", "FINISHED"), ("--fail --duration 1", "failed", "FAILED")],
+)
+def test_trigger_yields_exactly_one_final_event(hw, args, status, state):
+    execution_id = start("etl", args)
+    hw.clear_requests()
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id,
+                                        poll_interval=0.05)
+    event, count = asyncio.run(first_event(trigger))
+    assert count == 1
+    assert event["status"] == status and event["state"] == state and event["execution_id"] == execution_id
+    polls = [r for r in hw.requests if r.method == "GET"]
+    assert all(r.path.endswith(f"/executions/{execution_id}") for r in polls)  # one request per poll
+
+
+def test_trigger_times_out_on_a_wall_clock_deadline(hw):
+    execution_id = start("etl", "--duration 600")
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id,
+                                        poll_interval=0.05, deadline=time.time() + 0.2)
+    event, count = asyncio.run(first_event(trigger))
+    assert (event["status"], count) == ("timeout", 1)
+
+
+def test_trigger_turns_hopsworks_errors_into_an_error_event(hw):
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=999999, poll_interval=0.05)
+    event, count = asyncio.run(first_event(trigger))
+    assert event["status"] == "error" and "130007" in event["message"] and count == 1
+
+
+def test_trigger_on_kill_stops_the_execution(hw):
+    execution_id = start("etl", "--duration 600")
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id)
+    asyncio.run(trigger.on_kill())
+    assert hw.state.get_execution(execution_id)["state"] == "KILLED"
