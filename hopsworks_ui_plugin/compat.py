@@ -15,10 +15,10 @@ try:  # Airflow 3
     AIRFLOW_V_3 = True
 except ImportError:  # pragma: no cover - Airflow 2
     from airflow.exceptions import AirflowException, AirflowSkipException  # type: ignore[no-redef]
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
-    from airflow.utils.context import Context  # type: ignore[no-redef]
+    from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
 
     AIRFLOW_V_3 = False
 
@@ -35,7 +35,7 @@ def get_auth_manager() -> Any:
     try:
         from airflow.api_fastapi.app import get_auth_manager as _get
     except ImportError:  # pragma: no cover - Airflow 2
-        from airflow.www.extensions.init_auth_manager import get_auth_manager as _get
+        from airflow.www.extensions.init_auth_manager import get_auth_manager as _get  # type: ignore[no-redef]
     return _get()
 
 

@@ -17,7 +17,7 @@ from hopsworks_ui_plugin.views.my_dags import HopsworksMyDagsView
 try:
     from airflow.plugins_manager import AirflowPlugin
 except ImportError:  # pragma: no cover
-    from airflow.sdk.plugins_manager import AirflowPlugin  # type: ignore[no-redef]
+    from airflow.sdk.plugins_manager import AirflowPlugin  # type: ignore[no-redef,assignment]
 
 PLUGIN_SESSION_COOKIE = "hopsworks_plugin_session"
 CATEGORY = "Hopsworks"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 FAILURE_STATES = frozenset(
     {
@@ -19,7 +19,7 @@ FINAL_STATES = FAILURE_STATES | SUCCESS_STATES
 FAILED_FINAL_STATUSES = frozenset({"FAILED", "KILLED"})
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

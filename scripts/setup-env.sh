@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the plugin with everything the demo and the tests need.
+# Usage: scripts/setup-env.sh [--with-browser]   (--with-browser also installs Debian's chromium)
+# Idempotent and quick when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+with_browser=0
+[ "${1:-}" = "--with-browser" ] && with_browser=1
+
+quiet_pip() {  # pip, without the noise of find-links folders some machines configure but lack
+  "$VENV/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location '" >&2)
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "Creating $VENV ..."
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.hopsworks-installed"
+want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "Installing Airflow 3.3 and the plugin into $VENV (a minute or two the first time) ..."
+  quiet_pip install -q --upgrade pip "setuptools>=68" wheel
+  quiet_pip install -q -e ".[test]" "apache-airflow==3.3.2"
+  echo "$want" > "$stamp"
+fi
+
+if [ "$with_browser" = 1 ] && ! command -v "${HW_CHROMIUM:-/usr/bin/chromium}" >/dev/null 2>&1; then
+  echo "Installing Debian's chromium for the browser tests ..."
+  SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
