@@ -9,8 +9,12 @@ VENV=${VENV:-.venv}
 with_browser=0
 [ "${1:-}" = "--with-browser" ] && with_browser=1
 
-quiet_pip() {  # pip, without the noise of find-links folders some machines configure but lack
-  "$VENV/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location '" >&2)
+pip_logged() {  # pip with its chatter in a log file, shown only when it fails
+  if ! "$VENV/bin/python" -m pip "$@" >>"$VENV/install.log" 2>&1; then
+    tail -40 "$VENV/install.log" >&2
+    echo "pip $* failed; full log: $VENV/install.log" >&2
+    exit 1
+  fi
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -21,8 +25,8 @@ stamp="$VENV/.hopsworks-installed"
 want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing Airflow 3.3 and the plugin into $VENV (a minute or two the first time) ..."
-  quiet_pip install -q --upgrade pip "setuptools>=68" wheel
-  quiet_pip install -q -e ".[test]" "apache-airflow==3.3.2"
+  pip_logged install --upgrade pip "setuptools>=68" wheel
+  pip_logged install -e ".[test]" "apache-airflow==3.3.2"
   echo "$want" > "$stamp"
 fi
 
