@@ -40,6 +40,21 @@ def owns(owners: str | Iterable[str] | None, username: str | None) -> bool:
     return bool(username) and username in owner_tokens(owners)
 
 
+def owns_dag(owners: str | Iterable[str] | None, username: str | None) -> bool:
+    """DAG ownership as Airflow users see it (My DAGs page, HopsworksAuthManager).
+
+    Exact token of the comma-separated owners, ignoring spaces and case: ``"alice, bob"`` and
+    ``"alice,bob"`` belong to alice and bob, ``"Alice"`` to alice (Airflow's ``?owners=`` filter
+    and FAB's username lookup are case-insensitive), ``"alice2"`` not to alice. The SQL twin is
+    :func:`hopsworks_ui_plugin.dag_query.owner_clause`; keep them identical.
+    """
+    key = (username or "").replace(" ", "").lower()
+    if not key or "," in key:
+        return False
+    parts = owners.split(",") if isinstance(owners, str) else list(owners or [])
+    return any(p.replace(" ", "").lower() == key for p in parts)
+
+
 class TaskOwnerNotMember(PermissionError):
     pass
 
