@@ -37,10 +37,9 @@ def run_dag(body: str, dag_id: str | None = None) -> tuple[Any, dict[str, Any]]:
 
 
 def xcom(ti: Any, key: str) -> Any:
-    from sqlalchemy import select
-
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         row = session.scalars(

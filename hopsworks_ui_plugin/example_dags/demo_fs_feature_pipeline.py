@@ -18,7 +18,7 @@ with DAG(
         task_id="ingest_transactions",
         project_name="demo_fs",
         job_name="ingest_transactions",
-        job_arguments="--date {{ ds }}",
+        job_arguments="--run-id {{ run_id }}",
         poke_interval_s=5,
     )
     features = HopsworksLaunchOperator(
