@@ -1,0 +1,265 @@
+"""HopsworksAuthManager on a second real ``airflow api-server`` (same metadata DB, same fake Hopsworks).
+
+Rule under test (see the class docstring): admins keep FAB behaviour; anyone else reaches a DAG
+only if FAB allows it and they own it or its file is in a folder of a Hopsworks project they are a
+member of. Test seed memberships: alice in demo_fs (119) and empty_proj (121), bob in demo_fs,
+carol in analytics (120), dave in none.
+
+Refusals: Airflow answers **403** for every DAG-level refusal below (the ``requires_access_dag``
+dependency runs before the handler looks anything up), so a user cannot tell another user's DAG
+from a DAG that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from hopsworks_ui_plugin import devstack
+from tests.conftest import AirflowServer
+from tests.test_my_dags import BROKEN, PAGE_EXPECTED, PREFIX, SCENARIO_DAGS, STALE, build_scenario, page_ids
+
+AUTH_MANAGER = "hopsworks_ui_plugin.auth_manager.HopsworksAuthManager"
+
+#: ``/api/v2/dags`` under the auth manager: owner OR member of the project folder; stale DAGs (the
+#: broken one included) are not listed by Airflow.
+API_EXPECTED = {
+    "alice": {"mdt_alice_etl", "mdt_alice_daily", "mdt_shared", "mdt_nospace", "mdt_caps", "mdt_demo_fs_bob"},
+    "bob": {"mdt_bob_report", "mdt_shared", "mdt_nospace", "mdt_demo_fs_bob"},
+    "carol": {"mdt_carol", "mdt_analytics_carol"},
+    "dave": set(),
+    "admin": set(SCENARIO_DAGS) - {STALE, BROKEN},
+}
+MEMBER_FOLDERS = {
+    "alice": {"demo_fs", "empty_proj"},
+    "bob": {"demo_fs"},
+    "carol": {"analytics"},
+    "dave": set(),
+}
+
+
+class Api:
+    """A user's Bearer-token client for one api-server (token from the real /auth/login/ form)."""
+
+    def __init__(self, server: AirflowServer, username: str) -> None:
+        self.server = server
+        self.username = username
+        self.session = server.login(username)
+        self.headers = {"Authorization": f"Bearer {self.session.cookies['_token']}"}
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(
+            method, f"{self.server.url}/api/v2{path}", headers=self.headers, timeout=60, **kwargs
+        )
+
+    def dag_ids(self, **params) -> set[str]:
+        params.setdefault("limit", 100)
+        response = self.call("GET", "/dags", params=params)
+        assert response.status_code == 200, response.text
+        return {d["dag_id"] for d in response.json()["dags"]}
+
+
+def _probe_outage(server: AirflowServer, hopsworks) -> dict[str, object]:
+    """First requests of the fresh server, with Hopsworks failing: nothing is cached yet."""
+    hopsworks.clear_requests()
+    hopsworks.inject_fault(status=503, count=None, path_contains="/project")
+    try:
+        alice = Api(server, "alice")
+        ids = {d for d in alice.dag_ids(dag_id_pattern=PREFIX) if d.startswith(PREFIX)}
+        page = alice.session.get(server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
+        asked = [r.path for r in hopsworks.requests]
+    finally:
+        hopsworks.clear_faults()
+    time.sleep(2.5)  # [hopsworks] membership_retry_s = 2 on this server
+    return {"api_ids": ids, "page_status": page.status_code, "page_text": page.text, "asked": asked}
+
+
+@pytest.fixture(scope="module")
+def auth_server(airflow_db, hopsworks) -> Iterator[AirflowServer]:
+    """A second api-server with ``[core] auth_manager = ...HopsworksAuthManager`` on the same DB."""
+    build_scenario()
+    port = devstack.free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
+            "AIRFLOW__HOPSWORKS__MEMBERSHIP_RETRY_S": "2",
+        }
+    )
+    home = Path(env["AIRFLOW_HOME"])
+    services = devstack.start_airflow(env, ["api-server"], home / "service-logs-auth-manager")
+    server = AirflowServer(f"http://127.0.0.1:{port}", home, env, services)
+    try:
+        devstack.wait_http(f"{server.url}/api/v2/monitor/health", timeout=180, service=services[0])
+        server.outage = _probe_outage(server, hopsworks)  # type: ignore[attr-defined]
+        yield server
+    finally:
+        for service in services:
+            service.stop()
+
+
+@pytest.fixture(scope="module")
+def api(auth_server):
+    cache: dict[str, Api] = {}
+
+    def get(username: str) -> Api:
+        if username not in cache:
+            cache[username] = Api(auth_server, username)
+        return cache[username]
+
+    return get
+
+
+def rule_allows(username: str, owners: str, fileloc: str | None) -> bool:
+    from hopsworks_ui_plugin import access, dag_files
+
+    if access.owns_dag(owners, username):
+        return True
+    folder = Path(fileloc or "/").resolve()
+    try:
+        top = folder.relative_to(dag_files.dags_root()).parts[0]
+    except (ValueError, IndexError):
+        return False
+    return top in MEMBER_FOLDERS[username]
+
+
+# --- the list -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["alice", "bob", "carol", "dave", "admin"])
+def test_api_dag_list_holds_exactly_the_users_dags(api, username):
+    client = api(username)
+    listed = client.dag_ids(dag_id_pattern=PREFIX)
+    assert {d for d in listed if d.startswith(PREFIX)} == API_EXPECTED[username]
+
+
+@pytest.mark.parametrize("username", ["alice", "dave"])
+def test_unfiltered_api_list_holds_nothing_the_rule_refuses(api, username):
+    from hopsworks_ui_plugin import dag_query
+
+    response = api(username).call("GET", "/dags", params={"limit": 1000})
+    assert response.status_code == 200
+    listed = {d["dag_id"] for d in response.json()["dags"]}
+    refs = dag_query.dag_refs(listed)
+    assert all(rule_allows(username, refs[d].owners, refs[d].fileloc) for d in listed), listed
+    assert response.json()["total_entries"] == len(listed)
+
+
+def test_airflow_owners_filter_is_narrowed_too(api):
+    # Airflow's own ?owners= is a case-insensitive substring match: "alice" also finds "alice2".
+    assert "mdt_alice2" in api("admin").dag_ids(owners="alice", dag_id_pattern=PREFIX)
+    assert "mdt_alice2" not in api("alice").dag_ids(owners="alice", dag_id_pattern=PREFIX)
+
+
+# --- single DAGs ------------------------------------------------------------------------------
+
+
+def admin_run(api, dag_id: str) -> str:
+    """A run of ``dag_id`` triggered by the admin (allowed for admins)."""
+    response = api("admin").call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert response.status_code == 200, response.text
+    return response.json()["dag_run_id"]
+
+
+def test_other_users_dag_is_refused_everywhere(api):
+    from hopsworks_ui_plugin import dag_query
+
+    run_id = admin_run(api, "mdt_bob_report")
+    alice = api("alice")
+    quoted = quote(run_id, safe="")
+    refused = {
+        "dag details": alice.call("GET", "/dags/mdt_bob_report"),
+        "dag runs": alice.call("GET", "/dags/mdt_bob_report/dagRuns"),
+        "one run": alice.call("GET", f"/dags/mdt_bob_report/dagRuns/{quoted}"),
+        "task instances": alice.call("GET", f"/dags/mdt_bob_report/dagRuns/{quoted}/taskInstances"),
+        "task log": alice.call("GET", f"/dags/mdt_bob_report/dagRuns/{quoted}/taskInstances/t0/logs/1"),
+        "trigger": alice.call("POST", "/dags/mdt_bob_report/dagRuns", json={"logical_date": None}),
+        "pause": alice.call("PATCH", "/dags/mdt_bob_report", json={"is_paused": False}),
+        "near-miss owner": alice.call("GET", "/dags/mdt_alice2"),
+        "other project's folder": alice.call("GET", "/dags/mdt_analytics_carol"),
+        "stranger": api("dave").call("GET", "/dags/mdt_shared"),
+    }
+    assert {name: r.status_code for name, r in refused.items()} == {name: 403 for name in refused}
+    assert dag_query.dag_ref("mdt_bob_report").is_paused is True
+    runs = api("admin").call("GET", "/dags/mdt_bob_report/dagRuns").json()["dag_runs"]
+    assert [r["dag_run_id"] for r in runs] == [run_id]  # alice's trigger created nothing
+
+
+def test_cross_dag_lists_leave_out_other_users_runs(api):
+    bob_run = admin_run(api, "mdt_bob_report")
+    alice_run = admin_run(api, "mdt_alice_daily")
+    runs = api("alice").call("GET", "/dags/~/dagRuns", params={"limit": 1000}).json()["dag_runs"]
+    seen = {(r["dag_id"], r["dag_run_id"]) for r in runs}
+    assert ("mdt_alice_daily", alice_run) in seen and ("mdt_bob_report", bob_run) not in seen
+    tis = api("alice").call("GET", "/dags/~/dagRuns/~/taskInstances", params={"limit": 1000}).json()
+    assert "mdt_bob_report" not in {t["dag_id"] for t in tis["task_instances"]}
+    assert "mdt_alice_daily" in {t["dag_id"] for t in tis["task_instances"]}
+
+
+def test_owner_and_project_member_may_act(api):
+    from hopsworks_ui_plugin import dag_query
+
+    alice = api("alice")
+    assert alice.call("GET", "/dags/mdt_caps").status_code == 200  # owner "Alice"
+    assert alice.call("GET", "/dags/mdt_demo_fs_bob").status_code == 200  # demo_fs member
+    trigger = alice.call("POST", "/dags/mdt_shared/dagRuns", json={"logical_date": None})
+    assert trigger.status_code == 200, trigger.text
+    run_id = quote(trigger.json()["dag_run_id"], safe="")
+    assert alice.call("GET", f"/dags/mdt_shared/dagRuns/{run_id}").status_code == 200
+    log = alice.call("GET", f"/dags/mdt_shared/dagRuns/{run_id}/taskInstances/t0/logs/1")
+    assert log.status_code != 403
+    pause = alice.call("PATCH", "/dags/mdt_demo_fs_bob", json={"is_paused": False})
+    assert pause.status_code == 200 and dag_query.dag_ref("mdt_demo_fs_bob").is_paused is False
+    assert alice.call("PATCH", "/dags/mdt_demo_fs_bob", json={"is_paused": True}).status_code == 200
+    assert api("admin").call("GET", "/dags/mdt_bob_report").status_code == 200
+
+
+def test_reparse_by_file_token_is_checked_in_one_batch(api):
+    token = api("admin").call("GET", "/dags/mdt_bob_report/details").json()["file_token"]
+    assert api("alice").call("PUT", f"/parseDagFile/{token}").status_code == 403
+    assert api("bob").call("PUT", f"/parseDagFile/{token}").status_code == 201
+
+
+def test_import_errors_are_filtered_to_readable_dags(api):
+    def files(username: str) -> set[str]:
+        response = api(username).call("GET", "/importErrors", params={"limit": 1000})
+        assert response.status_code == 200
+        return {e["filename"] for e in response.json()["import_errors"]}
+
+    broken_file = "mdt_scenario/mdt_broken_alice.py"
+    assert broken_file in files("alice") and broken_file in files("admin")
+    assert broken_file not in files("bob")
+
+
+# --- Hopsworks down, and the plugin page on this server ----------------------------------------
+
+
+def test_hopsworks_outage_falls_back_to_owned_dags(auth_server):
+    outage = auth_server.outage
+    assert any("/project" in path for path in outage["asked"]), "the auth manager did ask Hopsworks"
+    assert outage["api_ids"] == API_EXPECTED["alice"] - {"mdt_demo_fs_bob"}
+    # The My DAGs page still answers, without the project column, with a warning.
+    assert outage["page_status"] == 200
+    assert 'data-testid="hopsworks-warning"' in outage["page_text"]
+    assert page_ids(outage["page_text"]) == PAGE_EXPECTED["alice"]
+    assert 'data-testid="project"></td>' in outage["page_text"]
+    warning = outage["page_text"].split('data-testid="hopsworks-warning"')[1].split("</div>")[0]
+    assert "503" in warning and "Traceback" not in warning
+
+
+def test_my_dags_page_stays_owner_only_under_the_auth_manager(auth_server, api):
+    alice = api("alice")
+    page = alice.session.get(auth_server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
+    assert page.status_code == 200 and page_ids(page.text) == PAGE_EXPECTED["alice"]
+    assert 'data-testid="hopsworks-warning"' not in page.text
+    bob = api("bob").session.get(auth_server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
+    assert 'data-testid="project">demo_fs<' in bob.text
