@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,28 @@ def service_conn_id() -> str:
     return str(conf_get("hopsworks", "conn_id", HopsworksHook.default_conn_name))
 
 
+_SERVICE_HOOK_TTL_S = 60.0
+_service_hooks: dict[str, tuple[float, HopsworksHook]] = {}
+_service_lock = threading.Lock()
+
+
 def service_hook() -> HopsworksHook:
-    return HopsworksHook(service_conn_id())
+    """The pages' shared hook on the service connection.
+
+    One per process for a minute at a time: its pooled HTTP connections are reused across page
+    views (a new TCP/TLS connection and connection lookup per page would cost more than the
+    Hopsworks call itself), and a changed connection is picked up within a minute.
+    """
+    conn_id = service_conn_id()
+    now = time.monotonic()
+    with _service_lock:
+        cached = _service_hooks.get(conn_id)
+        if cached and now - cached[0] < _SERVICE_HOOK_TTL_S:
+            return cached[1]
+        hook = HopsworksHook(conn_id)
+        _service_hooks[conn_id] = (now, hook)
+    # A replaced hook is not closed: another thread may still be using it; its pool is garbage-collected.
+    return hook
 
 
 class HopsworksBaseView(BaseView):
