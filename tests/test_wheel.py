@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -38,8 +39,14 @@ RENDER = textwrap.dedent(
 
 def test_wheel_installs_and_renders_a_page(tmp_path, airflow_db, hopsworks):
     wheel_dir = tmp_path / "dist"
+    source = tmp_path / "src"  # build from a copy: an in-tree build leaves *.egg-info in the checkout
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("hopsworks_ui_plugin", "hopsworks_plugin", "templates", "static"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w",
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w",
          str(wheel_dir), "-q"],
         check=True, capture_output=True, cwd=tmp_path,
     )
