@@ -158,7 +158,8 @@ def guarded(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 return view(self, *args, **kwargs)
             except AccessDenied as err:
                 title = "Not allowed" if err.status == 403 else "Not found"
-                return self.error_page(err.status, title, err.reason)
+                return self.page("hopsworks/error.html", http_status=err.status, title=title, message=err.reason,
+                                 back_url=url_for(f"{EP}.index"))
             except BadInput as err:
                 return self.error_page(400, "Bad request", str(err))
             except HopsworksError as err:
@@ -173,7 +174,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     route_base = "/hopsworks/projects"
 
     def page(self, template: str, http_status: int = 200, **context: Any) -> tuple[str, int]:
-        context.update(fmt_ts=formatting.fmt_ts, fmt_duration=formatting.fmt_duration,
+        context.update(fmt_ts=formatting.fmt_ts, fmt_duration=formatting.fmt_duration, fmt_size=formatting.fmt_size,
                        badge_class=states.badge_class, is_final=states.is_final)
         return super().page(template, http_status, **context)
 
@@ -189,6 +190,17 @@ class HopsworksProjectsView(HopsworksBaseView):
                     404, f"Project {access.project.name!r} has no job named {job_name!r}."
                 ) from None
             raise
+
+    def _execution_or_404(
+        self, hook: HopsworksHook, access: ProjectAccess, job_name: str, execution_id: int
+    ) -> dict[str, Any]:
+        try:
+            return hook.get_execution(job_name, execution_id, access.project.id)
+        except HopsworksError as err:
+            if err.status not in (403, 404):  # 403 130026: the execution belongs to another job
+                raise
+            self._job_or_404(hook, access, job_name)
+            raise AccessDenied(404, f"Job {job_name!r} has no execution {execution_id}.") from None
 
     def _require_operator(self, access: ProjectAccess, action: str) -> None:
         if not access.can_operate:
@@ -270,13 +282,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     def log(self, project_id: int, execution_id: int, job_name: str) -> Any:
         hook = service_hook()
         access = self._access(hook, project_id)
-        try:
-            execution = hook.get_execution(job_name, execution_id, project_id)
-        except HopsworksError as err:
-            if err.status not in (403, 404):
-                raise
-            self._job_or_404(hook, access, job_name)
-            raise AccessDenied(404, f"Job {job_name!r} has no execution {execution_id}.") from None
+        execution = self._execution_or_404(hook, access, job_name, execution_id)
         logs = []
         if states.is_final(execution.get("state")):
             for kind, label in (("out", "stdout"), ("err", "stderr")):
@@ -320,7 +326,7 @@ class HopsworksProjectsView(HopsworksBaseView):
         self._require_operator(access, "stop executions")
         if not StopForm().validate_on_submit():
             raise BadInput("The stop form was not accepted; reload the page and try again.")
-        execution = hook.get_execution(job_name, execution_id, project_id)
+        execution = self._execution_or_404(hook, access, job_name, execution_id)
         if states.is_final(execution.get("state")):
             flash(f"Execution {execution_id} had already ended ({execution.get('state')}).", "warning")
         else:
