@@ -93,7 +93,7 @@ def upload(session, server, files, project_id: int = DEMO_FS, csrf: str | bool =
 
 def results_text(page: str) -> str:
     """The visible text of the upload results and error boxes."""
-    blocks = re.findall(r'data-testid="(?:upload-results|upload-error)".*?</(?:section|div)>', page, re.S)
+    blocks = re.findall(r'data-testid="upload-results".*?</section>|data-testid="upload-error".*?</div>', page, re.S)
     return html.unescape(re.sub(r"<[^>]+>", "", " ".join(blocks)))
 
 

@@ -266,7 +266,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
                     result.message = f"{result.name} passed the checks but was not saved, because another file " \
                         "of this upload was refused. Upload it again on its own, or fix the other file."
             return self._listing(access, directory, self._status(results), results=results,
-                                 upload_error="Nothing was saved.")
+                                 upload_error="Nothing was saved: fix the refused file and upload again.")
         for result, data in checked:
             self._store(result, data, directory)
         return self._listing(access, directory, self._status(results), results=results,
