@@ -1,1 +1,3 @@
+from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
 
+__all__ = ["HopsworksExecutionTrigger"]
