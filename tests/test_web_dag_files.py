@@ -415,3 +415,70 @@ def test_delete_removes_the_file_and_its_dag_records(airflow_server, login):
     assert dag_rows(*ids) == {}
     again = session.post(url, data={"csrf_token": csrf_token(confirm.text)}, timeout=30)
     assert again.status_code == 404
+
+
+def raw_multipart(token: str, disposition: str, content: bytes) -> tuple[bytes, str]:
+    boundary = "hwboundary" + uuid.uuid4().hex
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; {disposition}\r\n"
+        "Content-Type: text/x-python\r\n\r\n"
+    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        "filename*=UTF-8''%2e%2e%2fevil.py",
+        "filename*=UTF-8''..%2F..%2Fevil.py",
+        "filename*=UTF-8''%E2%88%95etc%E2%88%95evil.py",
+        'filename="..\\\\evil.py"',
+        'filename="sub\\dag.py"',
+        "filename*=UTF-8''dag.py%00.txt",
+    ],
+)
+def test_encoded_file_names_in_raw_multipart_are_refused(airflow_server, login, disposition):
+    """Names as a hand-made client can send them: RFC 5987 percent-encoding, backslashes (which
+    Werkzeug would unescape into a different, harmless-looking name)."""
+    session = login("alice")
+    before = snapshot()
+    body, content_type = raw_multipart(token_for(session, airflow_server), disposition, dag_source("alice", "x"))
+    response = session.post(page_url(airflow_server, f"{DEMO_FS}/upload"), data=body,
+                            headers={"Content-Type": content_type}, timeout=30)
+    assert response.status_code == 400, (disposition, results_text(response.text))
+    assert "refused" in results_text(response.text)
+    assert snapshot() == before
+
+
+def test_a_chunked_upload_without_content_length_writes_nothing(airflow_server, login):
+    session = login("alice")
+    before = snapshot()
+    body, content_type = raw_multipart(token_for(session, airflow_server), f'filename="{unique()}.py"',
+                                       dag_source("alice", "chunked"))
+
+    def chunks():
+        for i in range(0, len(body), 100):
+            yield body[i : i + 100]
+
+    response = session.post(page_url(airflow_server, f"{DEMO_FS}/upload"), data=chunks(),
+                            headers={"Content-Type": content_type}, timeout=30)
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    assert 400 <= response.status_code < 500
+    assert snapshot() == before
+
+
+def test_files_put_there_by_other_means_are_shown_safely(airflow_server, login):
+    """Files an admin copied in may be large or not UTF-8: the view truncates and replaces bytes."""
+    session = login("alice")
+    big = demo_dir() / (unique() + ".py")
+    big.parent.mkdir(exist_ok=True)
+    big.write_bytes(b"x = 1\n" * 600_000)  # 3.4 MiB
+    latin = demo_dir() / (unique() + ".py")
+    latin.write_bytes(b"# caf\xe9\nx = 1\n")
+    view = session.get(page_url(airflow_server, f"{DEMO_FS}/files/{big.name}"), timeout=30)
+    assert view.status_code == 200 and "Only the first 2.0 MiB are shown" in text(view)
+    view = session.get(page_url(airflow_server, f"{DEMO_FS}/files/{latin.name}"), timeout=30)
+    assert view.status_code == 200 and "not valid UTF-8" in text(view) and "caf\ufffd" in text(view)
+    download = session.get(page_url(airflow_server, f"{DEMO_FS}/files/{big.name}/download"), timeout=30)
+    assert download.content == big.read_bytes()

@@ -325,10 +325,13 @@ class HopsworksDagFilesView(HopsworksBaseView):
         access, directory = self._project(project_id)
         data = dag_files.read_file(directory, name)
         info = dag_files.file_info(directory, name)
+        shown_limit = 2 * dag_files.max_file_bytes()
+        truncated = len(data) > shown_limit
+        data = data[:shown_limit]
         try:
             text, decoded = data.decode("utf-8"), True
         except UnicodeDecodeError:
-            text, decoded = data.decode("utf-8", errors="replace"), False
+            text, decoded = data.decode("utf-8", errors="replace"), truncated
         return self.page(
             "hopsworks/dag_files_view.html",
             title=f"{name} – {access.project.name}",
@@ -339,6 +342,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
             mtime=fmt_mtime(info.mtime),
             lines=text.splitlines() or [""],
             decoded=decoded,
+            truncated=dag_files.human_size(shown_limit) if truncated else None,
             dags=dag_files.dag_records(directory, name),
             errors=dag_files.import_errors(directory, name),
             dag_url=airflow_dag_url,
