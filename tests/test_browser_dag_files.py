@@ -42,7 +42,12 @@ def test_member_uploads_sees_the_dag_parsed_views_and_deletes_it(
     target = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "demo_fs" / name
     page = browser_login("alice")
     listing_url = airflow_server.page(f"dag-files/{DEMO_FS}/")
-    assert page.goto(listing_url).status == 200
+    assert page.goto(airflow_server.page("dag-files/")).status == 200
+    projects = page.locator("[data-testid=project-list]")
+    assert "demo_fs" in projects.inner_text() and "analytics" not in projects.inner_text()
+    screenshot(page, "dagfiles-projects")
+    projects.get_by_role("link", name="demo_fs").click()
+    page.wait_for_url(listing_url)
 
     # A refused upload first: syntax error and someone else's DAG, shown per file; nothing written.
     broken = tmp_path / f"broken_{suffix}.py"
