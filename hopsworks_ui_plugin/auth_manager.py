@@ -168,7 +168,7 @@ class HopsworksAuthManager(FabAuthManager):
     ) -> set[str]:
         if not self._restricted(user):
             return super().get_authorized_dag_ids(user=user, method=method, session=session)
-        from airflow.security.permissions import RESOURCE_DAG
+        from airflow.providers.fab.www.security.permissions import RESOURCE_DAG
 
         allowed = self._allowed_ids(user, None, session=session)
         if self._is_authorized(method=method, resource_type=RESOURCE_DAG, user=user):
