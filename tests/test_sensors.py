@@ -43,6 +43,17 @@ with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice
     )
     assert tis["wait"].state == "success", dag_run.state
     assert dag_run.state == "success"
+    if mode == "reschedule":  # the slot was given back at least once while the job ran
+        assert reschedules(tis["wait"]) >= 1
+
+
+def reschedules(ti) -> int:
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return int(session.scalar(select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)))
 
 
 def test_success_sensor_fails_the_task_on_a_failed_execution(hw, airflow_db):
@@ -60,15 +71,16 @@ with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"})
     assert tis["wait"].state == "failed"
 
 
-@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
-def test_finish_sensor_on_latest_execution_accepts_any_final_state(hw, airflow_db, deferrable):
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_finish_sensor_on_latest_execution_accepts_any_final_state(hw, airflow_db, mode):
     start("broken")
     _, tis = run_dag(
         SENSORS
         + f"""
 with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "bob"}}) as dag:
     HopsworksJobFinishSensor(task_id="wait", job_name="broken", project_name="demo_fs", poke_interval=0.1,
-                             deferrable={deferrable}, timeout=60)
+                             mode={"reschedule" if mode == "reschedule" else "poke"!r},
+                             deferrable={mode == "deferrable"}, timeout=60)
 """
     )
     assert tis["wait"].state == "success"
