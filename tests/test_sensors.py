@@ -53,7 +53,8 @@ def reschedules(ti) -> int:
     from sqlalchemy import func, select
 
     with create_session() as session:
-        return int(session.scalar(select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)))
+        query = select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)
+        return int(session.scalar(query))
 
 
 def test_success_sensor_fails_the_task_on_a_failed_execution(hw, airflow_db):
