@@ -8,19 +8,19 @@ from bench.common import Result, ratio, side_by_side
 from bench.stack import WebStack
 
 
-def run(stack: WebStack, repeat: int, per_page: int = 50) -> list[Result]:
+def run(stack: WebStack, repeat: int, jobs: int, per_page: int = 50) -> list[Result]:
     alice = stack.login("alice")
     page_url = f"{stack.url}/pluginsv2/hopsworks/projects/121/jobs"
-    params = {"page": 5, "per_page": per_page, "sort": "name", "order": "asc"}
+    params = {"page": 2, "per_page": per_page, "sort": "name", "order": "asc"}
     raw = requests.Session()
     raw.headers["Authorization"] = f"ApiKey {stack.service_key}"
     raw_url = f"{stack.hopsworks.api_url}/project/121/jobs"
-    raw_params = [("offset", str(4 * per_page)), ("limit", str(per_page)), ("sort_by", "name:asc"),
+    raw_params = [("offset", str(per_page)), ("limit", str(per_page)), ("sort_by", "name:asc"),
                   ("expand", "creator"), ("expand", "executions(offset=0;limit=1;sort_by=id:desc)")]
 
     def render() -> None:
         response = alice.get(page_url, params=params, timeout=60)
-        assert response.status_code == 200 and "job_0201" in response.text, response.status_code
+        assert response.status_code == 200 and "job_" in response.text, response.status_code
 
     def direct() -> None:
         response = raw.get(raw_url, params=raw_params, timeout=60)
@@ -33,7 +33,7 @@ def run(stack: WebStack, repeat: int, per_page: int = 50) -> list[Result]:
     per_page_requests = len(stack.hopsworks.requests)
     page, baseline = side_by_side(render, direct, repeat)
     return [
-        ratio(f"jobs page (2,000 jobs, {per_page}/page) vs raw Hopsworks request", page, baseline, 1.3,
+        ratio(f"jobs page ({jobs:,} jobs, {per_page}/page) vs raw Hopsworks request", page, baseline, 1.3,
               hopsworks_requests_per_page=per_page_requests),
         Result("jobs page: Hopsworks requests per rendered page", per_page_requests, "= 1", "",
                per_page_requests == 1),

@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if {"jobs", "upload", "dags"} & set(only):
         from bench.stack import web_stack
 
-        with web_stack(big_project_jobs=200 if smoke else 2000) as stack:
+        jobs = 200 if smoke else 2000
+        with web_stack(big_project_jobs=jobs) as stack:
             repeat = 3 if smoke else 15
             if "jobs" in only:
                 from bench import jobs_page
 
-                results += jobs_page.run(stack, repeat)
+                results += jobs_page.run(stack, repeat, jobs)
             if "upload" in only:
                 from bench import upload
 
