@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 from tests.test_auth_manager import API_EXPECTED, auth_server  # noqa: F401 - module-scoped fixture
 from tests.test_my_dags import PAGE_EXPECTED, PREFIX, dag_row
 
@@ -29,13 +29,30 @@ def search_my_dags(page, server_url: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def user_page(browser, auth_server):  # noqa: F811
+def module_browser():
+    """Chromium for this module only. Playwright's sync API keeps an event loop running in the
+    main thread until it stops; conftest's session-wide ``browser`` would make every later
+    ``asyncio.run()`` in this process (deferrable operator tests) fail."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def user_page(module_browser, auth_server):  # noqa: F811
     """``user_page("alice")`` -> a Playwright page logged in on the auth-manager server (one per user)."""
     contexts: dict[str, tuple] = {}
 
     def get(username: str):
         if username not in contexts:
-            contexts[username] = airflow_login(browser, auth_server.url, username)
+            contexts[username] = airflow_login(module_browser, auth_server.url, username)
         return contexts[username][1]
 
     yield get
