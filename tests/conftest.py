@@ -158,9 +158,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (no browser download)."""
+    """Debian's Chromium driven by Playwright (no browser download).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread, and later
+    tests of the same process that call ``asyncio.run()`` (triggers, dag.test) need it gone.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-test-env.sh (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
