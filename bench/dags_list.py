@@ -56,7 +56,7 @@ def run(stack: WebStack, sizes: tuple[int, ...], repeat: int) -> list[Result]:
             response = session.get(page_url, params=params or {"sort": "dag_id", "per_page": PAGE}, timeout=120)
             assert response.status_code == 200 and "bench_" in response.text, response.status_code
 
-        def api(session: Any = alice) -> None:
+        def api(session: Any = alice, count: int = count) -> None:
             response = session.get(api_url, params={"owners": "alice", "limit": PAGE, "offset": 0,
                                                     "order_by": "dag_id"}, headers=stack.bearer(session), timeout=120)
             assert response.status_code == 200 and response.json()["total_entries"] >= count // 50, response.text[:200]
