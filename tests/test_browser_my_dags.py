@@ -29,20 +29,29 @@ def search_my_dags(page, server_url: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def module_browser():
+def module_browser(request):
     """Chromium for this module only. Playwright's sync API keeps an event loop running in the
-    main thread until it stops; conftest's session-wide ``browser`` would make every later
-    ``asyncio.run()`` in this process (deferrable operator tests) fail."""
+    main thread until it stops, so conftest's session-wide ``browser`` makes every later
+    ``asyncio.run()`` in this process (deferrable operator/trigger tests) fail. If that session
+    browser is already running (another module asked for it), a second Playwright cannot start:
+    use that one."""
     from pathlib import Path
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing")
-    with sync_playwright() as pw:
+    try:
+        pw = sync_playwright().start()
+    except Error:
+        yield request.getfixturevalue("browser")
+        return
+    try:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+    finally:
+        pw.stop()
 
 
 @pytest.fixture(scope="module")
