@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.conftest import screenshot
 from tests.test_auth_manager import API_EXPECTED, auth_server  # noqa: F401 - module-scoped fixture
 from tests.test_my_dags import PAGE_EXPECTED, PREFIX, dag_row
 
@@ -29,39 +29,13 @@ def search_my_dags(page, server_url: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def module_browser(request):
-    """Chromium for this module only. Playwright's sync API keeps an event loop running in the
-    main thread until it stops, so conftest's session-wide ``browser`` makes every later
-    ``asyncio.run()`` in this process (deferrable operator/trigger tests) fail. If that session
-    browser is already running (another module asked for it), a second Playwright cannot start:
-    use that one."""
-    from pathlib import Path
-
-    from playwright.sync_api import Error, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing")
-    try:
-        pw = sync_playwright().start()
-    except Error:
-        yield request.getfixturevalue("browser")
-        return
-    try:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-    finally:
-        pw.stop()
-
-
-@pytest.fixture(scope="module")
-def user_page(module_browser, auth_server):  # noqa: F811
+def user_page(browser, auth_server):  # noqa: F811
     """``user_page("alice")`` -> a Playwright page logged in on the auth-manager server (one per user)."""
     contexts: dict[str, tuple] = {}
 
     def get(username: str):
         if username not in contexts:
-            contexts[username] = airflow_login(module_browser, auth_server.url, username)
+            contexts[username] = airflow_login(browser, auth_server.url, username)
         return contexts[username][1]
 
     yield get
