@@ -26,7 +26,7 @@ EXAMPLE_PROJECTS = {
     "analytics_daily_report.py": "analytics",
 }
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-AUTH_MANAGER = "hopsworks_ui_plugin.auth_manager.HopsworksAuthManager"
+AUTH_MANAGER = "hopsworks_ui_plugin.auth_manager.HopsworksFabAuthManager"
 
 
 def service_key(seed: dict[str, Any]) -> str:

@@ -74,7 +74,7 @@ def test_missing_connection_is_explained():
     assert not missing["configured"] and "Admin → Connections" in missing["problem"]
 
 
-def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks, monkeypatch):
+def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks):
     """A connection saved the way Airflow 3's Connections form saves it is what the hook reads."""
     session = airflow_server.login("admin")
     headers = {"Authorization": f"Bearer {session.cookies['_token']}"}
@@ -98,12 +98,17 @@ def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks, 
     tested = session.post(f"{airflow_server.url}/api/v2/connections/test", json=form, headers=headers, timeout=30)
     if tested.status_code == 200:  # "Test" is disabled by default ([core] test_connection)
         assert tested.json()["status"] is True
-    from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+    # Read it back in a fresh process that looks connections up in the metadata DB, as the api-server does.
+    import subprocess
+    import sys
 
-    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")  # read it from the metadata DB, as the UI does
-    hook = HopsworksHook("hw_form")
-    assert hook.endpoint.timeout == 4 and hook.endpoint.verify is True
-    assert hook.get_caller_username() == "airflow"
+    read_back = subprocess.run(
+        [sys.executable, "-c", "from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook as H; h = H('hw_form');"
+         "e = h.endpoint; print(e.timeout, e.verify, h.get_caller_username())"],
+        env={**airflow_server.env, "_AIRFLOW_PROCESS_CONTEXT": "server"}, capture_output=True, text=True, timeout=120,
+    )
+    assert read_back.returncode == 0, read_back.stderr[-2000:]
+    assert read_back.stdout.split()[-3:] == ["4.0", "True", "airflow"]
 
 
 def test_connection_page_in_a_browser(browser_login, airflow_server):
