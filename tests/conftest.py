@@ -141,13 +141,18 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Service]:
-    """A real ``airflow dag-processor`` parsing the test DAGs folder (re-scans every few seconds)."""
+    """A real ``airflow dag-processor`` parsing the test DAGs folder (re-scans every few seconds).
+
+    Module-scoped: left running, it would re-parse (and mark stale) DAG rows that later test
+    modules insert directly into the metadata DB.
+    """
     (service,) = devstack.start_airflow(airflow_server.env, ["dag-processor"], _HOME / "service-logs")
     airflow_server.services.append(service)
     yield service
     service.stop()
+    airflow_server.services.remove(service)
 
 
 CHROMIUM = os.environ.get("HW_CHROMIUM", "/usr/bin/chromium")
