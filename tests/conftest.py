@@ -133,6 +133,21 @@ def airflow_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[Airfl
             service.stop()
 
 
+@pytest.fixture(scope="module")
+def user_sessions(airflow_server: AirflowServer) -> Iterator[Any]:
+    """``user_sessions("alice")`` -> that user's logged-in ``requests.Session``, one per module."""
+    cache: dict[str, requests.Session] = {}
+
+    def get(username: str) -> requests.Session:
+        if username not in cache:
+            cache[username] = airflow_server.login(username)
+        return cache[username]
+
+    yield get
+    for session in cache.values():
+        session.close()
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html

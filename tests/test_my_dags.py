@@ -144,15 +144,8 @@ def scenario(airflow_db):
 
 
 @pytest.fixture(scope="module")
-def sessions(airflow_server, scenario):
-    cache: dict[str, requests.Session] = {}
-
-    def get(username: str) -> requests.Session:
-        if username not in cache:
-            cache[username] = airflow_server.login(username)
-        return cache[username]
-
-    return get
+def sessions(user_sessions, scenario):
+    return user_sessions
 
 
 def my_dags(airflow_server, session, **params):

@@ -49,17 +49,8 @@ def unique(prefix: str = "tw") -> str:
 
 
 @pytest.fixture(scope="module")
-def login(airflow_server) -> Iterator:
-    sessions: dict[str, requests.Session] = {}
-
-    def get(username: str) -> requests.Session:
-        if username not in sessions:
-            sessions[username] = airflow_server.login(username)
-        return sessions[username]
-
-    yield get
-    for s in sessions.values():
-        s.close()
+def login(user_sessions):
+    return user_sessions
 
 
 @pytest.fixture(scope="module", autouse=True)

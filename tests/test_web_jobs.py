@@ -20,16 +20,8 @@ BULK_PROJECT_ID, BULK_PROJECT = 4119, "bulk_jobs"
 
 
 @pytest.fixture(scope="module")
-def sessions(airflow_server):
-    """One logged-in ``requests.Session`` per user for the whole module."""
-    cache: dict[str, object] = {}
-
-    def get(username: str):
-        if username not in cache:
-            cache[username] = airflow_server.login(username)
-        return cache[username]
-
-    return get
+def sessions(user_sessions):
+    return user_sessions
 
 
 @pytest.fixture(scope="module")
