@@ -85,6 +85,7 @@ def airflow_env(
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__FAB__CACHE_TTL": "1",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",  # the Connections page's "Test" button
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
         }
     )

@@ -96,8 +96,12 @@ def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks):
     response = session.post(f"{airflow_server.url}/api/v2/connections", json=form, headers=headers, timeout=30)
     assert response.status_code in (201, 409), response.text
     tested = session.post(f"{airflow_server.url}/api/v2/connections/test", json=form, headers=headers, timeout=30)
-    if tested.status_code == 200:  # "Test" is disabled by default ([core] test_connection)
-        assert tested.json()["status"] is True
+    assert tested.status_code == 200, tested.text  # the "Test" button ([core] test_connection enabled)
+    assert tested.json()["status"] is True and "airflow" in tested.json()["message"]
+    bad_key = "AAAAAAAAAAAAAAAA." + "c" * 64
+    refused = session.post(f"{airflow_server.url}/api/v2/connections/test", json={**form, "password": bad_key},
+                           headers=headers, timeout=30).json()
+    assert refused["status"] is False and "401" in refused["message"] and bad_key not in refused["message"]
     # Read it back in a fresh process that looks connections up in the metadata DB, as the api-server does.
     import subprocess
     import sys
