@@ -10,6 +10,7 @@ import argparse
 import json
 import re
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -361,6 +362,32 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: FakeHopsworks
 
+    def server_activate(self) -> None:
+        self.open_connections: set[Any] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
+    def get_request(self) -> tuple[Any, Any]:
+        request, address = super().get_request()
+        with self.connections_lock:
+            self.open_connections.add(request)
+        return request, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Cut every keep-alive connection, as a Hopsworks that goes down would."""
+        with self.connections_lock:
+            connections, self.open_connections = list(self.open_connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that drop the connection or speak plain HTTP to HTTPS are not server bugs.
         if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)) and not self.fake.verbose:
@@ -474,6 +501,7 @@ class FakeHopsworks:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.drop_connections()
             self._httpd = None
         if self._thread is not None:
             self._thread.join(timeout=5)
