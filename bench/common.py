@@ -85,10 +85,10 @@ def as_json(results: list[Result]) -> list[dict[str, Any]]:
 @contextlib.contextmanager
 def fake_hopsworks_process(seed: str = "test") -> Iterator[tuple[str, str]]:
     """The fake Hopsworks in its own process (its CPU is not ours): yields (url, service key)."""
+    from hopsworks_ui_plugin.devstack import service_key
     from hopsworks_ui_plugin.fake_hopsworks import load_seed
 
-    data = load_seed(seed)
-    key = next(k["key"] for k in data["api_keys"] if k["username"] == data.get("service_user", "airflow"))
+    key = service_key(load_seed(seed))
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         proc = subprocess.Popen(

@@ -8,7 +8,6 @@ worker slot, ``deferred`` ones wait in the triggerer. Also the triggerer's CPU t
 
 from __future__ import annotations
 
-import re
 import statistics
 import tempfile
 import textwrap
@@ -36,16 +35,6 @@ for mode in ("deferrable", "poke"):
                                     deferrable=(mode == "deferrable"), copy_logs=False)
     globals()[f"dag_{mode}"] = dag
 """
-
-
-def _login(url: str) -> dict[str, str]:
-    session = requests.Session()
-    page = session.get(f"{url}/auth/login/", timeout=30).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    assert token
-    session.post(f"{url}/auth/login/", data={"username": "admin", "password": "admin",
-                                             "csrf_token": token.group(1)}, allow_redirects=False, timeout=30)
-    return {"Authorization": f"Bearer {session.cookies['_token']}"}
 
 
 def _states(dag_id: str, env: dict[str, str]) -> dict[str, int]:
@@ -125,7 +114,7 @@ def run(n: int, duration_s: float, poll_s: float = 2.0, timeout: float = 600) ->
         try:
             url = f"http://127.0.0.1:{port}"
             devstack.wait_http(f"{url}/api/v2/monitor/health", timeout=180, service=services[0])
-            headers = _login(url)
+            headers = devstack.bearer(devstack.login(url, "admin"))
             triggerer = next(s for s in services if s.name == "triggerer")
             deferrable = _run_dag(url, headers, "bench_deferrable", n, env, triggerer.proc.pid, timeout)
             poke = _run_dag(url, headers, "bench_poke", n, env, triggerer.proc.pid, timeout)

@@ -29,11 +29,6 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 AUTH_MANAGER = "hopsworks_ui_plugin.auth_manager.HopsworksFabAuthManager"
 
 
-def service_key(seed: dict[str, Any]) -> str:
-    service_user = seed.get("service_user", "airflow")
-    return next(str(k["key"]) for k in seed["api_keys"] if k["username"] == service_user)
-
-
 def install_examples(dags_folder: Path) -> None:
     for name, project in EXAMPLE_PROJECTS.items():
         target = dags_folder / project
@@ -61,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = load_seed("demo")
     hopsworks = FakeHopsworks(seed=seed).start(port=args.hopsworks_port)
     extra = {"AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER} if auth_manager_available() else {}
-    env = devstack.airflow_env(home, args.port, hopsworks_url=hopsworks.url, service_key=service_key(seed),
+    env = devstack.airflow_env(home, args.port, hopsworks_url=hopsworks.url, service_key=devstack.service_key(seed),
                                extra=extra)
     install_examples(home / "dags")
     print(f"Fake Hopsworks on {hopsworks.url}; preparing Airflow in {home} ...", flush=True)

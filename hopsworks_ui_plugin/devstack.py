@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -20,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import requests
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
@@ -90,19 +93,48 @@ def airflow_env(
         }
     )
     if hopsworks_url and service_key:
-        host, _, port_s = hopsworks_url.split("://", 1)[1].partition(":")
-        env["AIRFLOW_CONN_HOPSWORKS_DEFAULT"] = json.dumps(
-            {
-                "conn_type": "hopsworks",
-                "host": host,
-                "port": int(port_s),
-                "schema": hopsworks_url.split("://", 1)[0],
-                "password": service_key,
-                "extra": {"timeout": 5, "retries": 1, "retry_backoff": 0.2},
-            }
+        env["AIRFLOW_CONN_HOPSWORKS_DEFAULT"] = hopsworks_connection_json(
+            hopsworks_url, service_key, timeout=5, retries=1, retry_backoff=0.2
         )
     env.update(extra or {})
     return env
+
+
+def hopsworks_connection_json(url: str, key: str, **extras: Any) -> str:
+    """An ``AIRFLOW_CONN_*`` JSON value for a Hopsworks at ``scheme://host:port``."""
+    scheme, rest = url.split("://", 1)
+    host, _, port = rest.partition(":")
+    return json.dumps({"conn_type": "hopsworks", "host": host, "port": int(port), "schema": scheme,
+                       "password": key, "extra": extras})
+
+
+def service_key(seed: dict[str, Any]) -> str:
+    """The API key of a seed's Airflow service user (the key the shared connection uses)."""
+    service_user = seed.get("service_user", "airflow")
+    return next(str(k["key"]) for k in seed["api_keys"] if k["username"] == service_user)
+
+
+def login(url: str, username: str, password: str | None = None) -> requests.Session:
+    """Log in through Airflow's real ``/auth/login/`` form; the session holds ``_token`` and cookies."""
+    session = requests.Session()
+    page = session.get(f"{url}/auth/login/", timeout=30)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+    if not token:
+        raise RuntimeError(f"{url}/auth/login/ shows no login form")
+    response = session.post(
+        f"{url}/auth/login/",
+        data={"username": username, "password": password or username, "csrf_token": token.group(1)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    if response.status_code != 302 or "_token" not in session.cookies:
+        raise RuntimeError(f"login of {username} failed (HTTP {response.status_code})")
+    return session
+
+
+def bearer(session: requests.Session) -> dict[str, str]:
+    """The Authorization header for Airflow's REST API, from a logged-in session."""
+    return {"Authorization": f"Bearer {session.cookies['_token']}"}
 
 
 def run_airflow(env: dict[str, str], *args: str, timeout: float = 300) -> str:

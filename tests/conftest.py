@@ -6,7 +6,6 @@ test session, shared by the in-process tests (operators, dag.test) and the api-s
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -55,14 +54,7 @@ class ScaledClock:
 
 
 def connection_json(url: str, key: str, **extra: Any) -> str:
-    scheme, rest = url.split("://", 1)
-    host, _, port = rest.partition(":")
-    extras = {"timeout": 5, "retries": 2, "retry_backoff": 0.05}
-    extras.update(extra)
-    return json.dumps(
-        {"conn_type": "hopsworks", "host": host, "port": int(port), "schema": scheme, "password": key,
-         "extra": extras}
-    )
+    return devstack.hopsworks_connection_json(url, key, **{"timeout": 5, "retries": 2, "retry_backoff": 0.05, **extra})
 
 
 @pytest.fixture(scope="session")
@@ -99,18 +91,7 @@ class AirflowServer:
 
     def login(self, username: str, password: str | None = None) -> requests.Session:
         """Log in through Airflow's real ``/auth/login/`` form; the session holds the cookies."""
-        session = requests.Session()
-        page = session.get(f"{self.url}/auth/login/", timeout=30)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
-        assert token, "login form has no CSRF token"
-        response = session.post(
-            f"{self.url}/auth/login/",
-            data={"username": username, "password": password or username, "csrf_token": token.group(1)},
-            allow_redirects=False,
-            timeout=30,
-        )
-        assert response.status_code == 302 and "_token" in session.cookies, f"login of {username} failed"
-        return session
+        return devstack.login(self.url, username, password)
 
     def page(self, path: str) -> str:
         return f"{self.url}/pluginsv2/hopsworks/{path.lstrip('/')}"
@@ -195,22 +176,28 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def browser_page_logged_in(browser: Any, server_url: str, username: str, password: str | None = None) -> Any:
+    """A new browser context logged in through Airflow's login form: ``(context, page)``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{server_url}/auth/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password or username)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    assert any(c["name"] == "_token" for c in context.cookies()), f"browser login of {username} failed"
+    return context, page
+
+
 @pytest.fixture()
 def browser_login(browser: Any, airflow_server: AirflowServer) -> Iterator[Any]:
     """``browser_login("alice")`` -> a Playwright page logged in through Airflow's login form."""
     contexts = []
 
     def login(username: str, password: str | None = None) -> Any:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context, page = browser_page_logged_in(browser, airflow_server.url, username, password)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(f"{airflow_server.url}/auth/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password or username)
-        page.click("input[type=submit], button[type=submit]")
-        page.wait_for_url(lambda url: "/auth/login" not in url)
-        assert any(c["name"] == "_token" for c in context.cookies()), f"browser login of {username} failed"
         return page
 
     yield login

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import browser_page_logged_in, screenshot
 from tests.test_auth_manager import API_EXPECTED, auth_server  # noqa: F401 - module-scoped fixture
 from tests.test_my_dags import PAGE_EXPECTED, PREFIX, dag_row
 
@@ -35,7 +35,7 @@ def user_page(browser, auth_server):  # noqa: F811
 
     def get(username: str):
         if username not in contexts:
-            contexts[username] = airflow_login(browser, auth_server.url, username)
+            contexts[username] = browser_page_logged_in(browser, auth_server.url, username)
         return contexts[username][1]
 
     yield get
@@ -69,18 +69,6 @@ def test_owner_toggles_pause_in_the_browser(auth_server, user_page):  # noqa: F8
         label = page.get_attribute(toggle, "aria-label")
         assert label == ("Unpause mdt_nospace" if expected else "Pause mdt_nospace")
     assert "mdt_nospace is" in page.inner_text("body")  # the flash message
-
-
-def airflow_login(browser, server_url: str, username: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{server_url}/auth/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", username)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    return context, page
 
 
 def react_dag_ids(page, expected: set[str], timeout_s: float = 30) -> set[str]:
