@@ -20,6 +20,7 @@ from hopsworks_ui_plugin.fake_hopsworks import FakeClock, FakeHopsworks, load_se
 SEED = load_seed("test")
 KEYS = {k["name"]: k["key"] for k in SEED["api_keys"]}
 ALICE, BOB, CAROL = KEYS["alice-key"], KEYS["bob-key"], KEYS["carol-key"]
+AGENT, UI = KEYS["airflow-service"], KEYS["airflow-ui"]  # the AGENT service user; the HOPS_USER pages account
 
 
 class Client:
@@ -137,8 +138,8 @@ def test_project_list_is_bare_array_of_team_rows(c: Client) -> None:
     bob_rows = c.get("/project", key=BOB).json()
     assert [(r["project"]["name"], r["teamRole"]) for r in bob_rows] == [("demo_fs", "Data scientist")]
     assert c.get("/project", key=KEYS["admin-key"]).json() == []  # admins only see their own memberships
-    airflow = c.get("/project", key=KEYS["airflow-service"]).json()
-    assert [r["project"]["id"] for r in airflow] == [119, 120, 121]
+    pages_account = c.get("/project", key=UI).json()
+    assert [r["project"]["id"] for r in pages_account] == [119, 120, 121]
 
 
 def test_project_info_and_membership_errors(c: Client) -> None:
@@ -147,7 +148,8 @@ def test_project_info_and_membership_errors(c: Client) -> None:
     assert by_name == by_id
     assert (by_id["projectId"], by_id["projectName"], by_id["owner"]) == (119, "demo_fs", "alice@example.com")
     team = {row["user"]["username"]: row["teamRole"] for row in by_id["projectTeam"]}
-    assert team == {"alice": "Data owner", "bob": "Data scientist", "airflow": "Data scientist"}
+    assert team == {"alice": "Data owner", "bob": "Data scientist", "airflow": "Data scientist",
+                    "airflow_ui": "Data scientist"}
     assert "JOBS" in by_id["services"]
     r = c.get("/project/999")
     assert (r.status_code, r.json()) == (404, {"errorCode": 150004, "errorMsg": "Project wasn't found."})
@@ -304,9 +306,13 @@ def test_execution_lifecycle_with_fake_clock(c: Client, srv: FakeHopsworks, cloc
 
 
 @pytest.mark.parametrize(
-    ("job", "args", "state"), [("etl", "--date x --fail", "FAILED"), ("broken", "", "FAILED")]
+    ("job", "args", "state"),
+    [("etl", "--date x --fail", "FINISHED"), ("broken", "", "FINISHED"), ("train", "--fail", "FAILED")],
+    ids=["pyspark", "spark", "python"],
 )
 def test_failing_executions(c: Client, clock: FakeClock, job: str, args: str, state: str) -> None:
+    """YARN reports a Spark/PySpark/Flink application that failed by itself as FINISHED with final
+    status FAILED; Kubernetes (Python, Docker) jobs end FAILED/FAILED."""
     ex = c.start(job, args)
     clock.advance(60)
     cur = c.get(f"/project/119/jobs/{job}/executions/{ex['id']}").json()
@@ -315,13 +321,18 @@ def test_failing_executions(c: Client, clock: FakeClock, job: str, args: str, st
     assert "Traceback" in err["log"] and err["type"] == "ERR"
 
 
-def test_stop_kills_running_execution(c: Client, clock: FakeClock) -> None:
+def test_stop_kills_running_execution_later(c: Client, clock: FakeClock) -> None:
+    """Stop is accepted at once (202) but the state changes only once YARN/Kubernetes killed it."""
     ex = c.start("train")
     clock.advance(3)
     url = f"/project/119/jobs/train/executions/{ex['id']}/status"
     r = c.call("PUT", url, json={"state": "stopped"})
     assert r.status_code == 202
-    killed = r.json()
+    assert (r.json()["state"], r.json()["finalStatus"]) == ("RUNNING", "UNDEFINED")
+    clock.advance(0.5)
+    assert c.get(url.removesuffix("/status")).json()["state"] == "RUNNING"
+    clock.advance(0.6)  # stop_delay_s = 1.0 after the stop
+    killed = c.get(url.removesuffix("/status")).json()
     assert (killed["state"], killed["finalStatus"]) == ("KILLED", "KILLED") and killed["duration"] > 0
     clock.advance(30)
     again = c.call("PUT", url)
@@ -345,24 +356,51 @@ def test_logs_400_while_running_then_200(c: Client, clock: FakeClock) -> None:
     assert out["type"] == "OUT" and "etl" in out["log"] and "--date 2024-03-02" in out["log"]
     assert out["path"].startswith("/Projects/demo_fs/Logs/") and out["path"].endswith("stdout.log")
     assert c.get(url + "/err").json()["type"] == "ERR"
+    assert c.get(url + "/OUT").json() == out  # the type segment is case-insensitive
     assert c.get(url + "/nope").status_code == 404
 
 
-def test_big_log(c: Client, clock: FakeClock) -> None:
+def test_too_big_log_is_only_downloadable(c: Client, clock: FakeClock) -> None:
+    """Over 1,000,000 bytes the log endpoint answers a sentence; the file is in the dataset API."""
     ex = c.start("big_log")
     clock.advance(2)
-    log = c.get(f"/project/119/jobs/big_log/executions/{ex['id']}/log/out").json()["log"]
-    assert log.count("\n") == 50000 and len(log) > 3_000_000
+    body = c.get(f"/project/119/jobs/big_log/executions/{ex['id']}/log/out").json()
+    assert body["log"] == "Log is too big to display in browser. Click on the download button to get the log file."
+    assert body["type"] == "OUT"
+    cur = c.get(f"/project/119/jobs/big_log/executions/{ex['id']}").json()
+    assert body["path"] == cur["stdoutPath"]
+    full = c.get(f"/project/119/dataset/download/with_auth/{quote(cur['stdoutPath'], safe='')}", key=UI,
+                 params={"type": "DATASET"})
+    assert full.status_code == 200 and full.headers["Content-Type"] == "application/octet-stream"
+    assert full.text.count("\n") == 50000 and len(full.content) > 3_000_000
 
 
-def test_start_content_types(c: Client) -> None:
+def test_start_content_types_4x(c: Client) -> None:
+    """Up to 4.x there is one text/plain handler: a start without Content-Type works (4.x SDK)."""
     path = "/project/119/jobs/etl/executions"
     r = c.call("POST", path, data=b"--x")
-    assert (r.status_code, r.json()["errorCode"]) == (415, 120004)
-    r = c.call("POST", path, json={"args": "--from-json", "envVars": {"A": "1"}})
-    assert r.status_code == 201 and r.json()["args"] == "--from-json"
+    assert "Content-Type" not in r.request.headers
+    assert r.status_code == 201 and r.json()["args"] == "--x"
+    r = c.call("POST", path)  # no body, no Content-Type: the job's default arguments
+    assert r.status_code == 201 and r.json()["args"] == "--date today"
     r = c.call("POST", path, data="--plain", headers={"Content-Type": "text/plain; charset=utf-8"})
     assert r.json()["args"] == "--plain"
+    r = c.call("POST", path, json={"args": "--from-json"})  # the JSON handler is 5.x only
+    assert (r.status_code, r.json()["errorCode"]) == (415, 120004)
+
+
+def test_start_content_types_5x(clock: FakeClock) -> None:
+    with FakeHopsworks(seed=load_seed("test"), clock=clock, version="5.0.0").start() as five:
+        c = Client(five)
+        path = "/project/119/jobs/etl/executions"
+        r = c.call("POST", path, data=b"--x")
+        assert (r.status_code, r.json()["errorCode"]) == (415, 120004)
+        r = c.call("POST", path, json={"args": "--from-json", "envVars": {"A": "1"}})
+        assert r.status_code == 201 and r.json()["args"] == "--from-json"
+        r = c.call("POST", path, data="--plain", headers={"Content-Type": "text/plain"})
+        assert r.status_code == 201 and r.json()["args"] == "--plain"
+        versions = c.get("/variables/versions").json()
+        assert {"software": "hopsworks", "version": "5.0.0"} in versions
 
 
 def test_execution_errors_and_delete(c: Client) -> None:
@@ -390,6 +428,8 @@ def test_execution_list_sort_filter(c: Client, clock: FakeClock) -> None:
     r = c.get(path, params={"sort_by": "submissiontime:desc", "limit": 1})
     assert r.json()["count"] == 4 and r.json()["items"][0]["args"] == "--running"
     r = c.get(path, params={"filter_by": "state:finished"})
+    assert [e["id"] for e in r.json()["items"]] == ids  # the failed PySpark run is FINISHED too
+    r = c.get(path, params={"filter_by": ["state:finished", "finalstatus:succeeded"]})
     assert [e["id"] for e in r.json()["items"]] == [ids[0], ids[2]]
     r = c.get(
         path,
@@ -406,7 +446,7 @@ def test_execution_list_sort_filter(c: Client, clock: FakeClock) -> None:
 
 
 def test_airflow_service_user_runs_as_job_creator(c: Client) -> None:
-    ex = c.start("train", key=KEYS["airflow-service"])
+    ex = c.start("train", key=AGENT)
     assert ex["hdfsUser"] == "demo_fs__bob"
 
 
@@ -415,6 +455,204 @@ def test_many_jobs(c: Client, srv: FakeHopsworks) -> None:
     assert created[0] == "job_0001" and len(created) == 2000
     r = c.get("/project/121/jobs", params={"offset": 1990, "limit": 50, "sort_by": "name"})
     assert r.json()["count"] == 2000 and names(r)[-1] == "job_2000" and len(names(r)) == 10
+
+
+# ------------------------------------------------------------------------------------------------ platform roles
+AGENT_FORBIDDEN = [
+    ("GET", "/project"),
+    ("GET", "/project/119"),
+    ("GET", "/project/119/jobs"),
+    ("GET", "/project/119/jobs/etl"),
+    ("GET", "/project/119/jobs/etl/executions/{eid}/log/out"),
+    ("GET", "/project/119/jobs/etl/executions/{eid}/log/err"),
+    ("PUT", "/project/119/jobs/etl/executions/{eid}/status"),
+    ("GET", "/project/119/credentials"),
+    ("GET", "/project/119/dataset/Resources"),
+]
+AGENT_ALLOWED = [
+    ("GET", "/project/getProjectInfo/demo_fs"),
+    ("GET", "/project/119/jobs/etl/executions"),
+    ("GET", "/project/119/jobs/etl/executions/{eid}"),
+    ("POST", "/project/119/jobs/etl/executions"),
+    ("GET", "/variables/versions"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), AGENT_FORBIDDEN, ids=[f"{m} {p}" for m, p in AGENT_FORBIDDEN])
+def test_agent_key_is_refused_where_hopsworks_refuses_it(c: Client, clock: FakeClock, method: str,
+                                                         path: str) -> None:
+    """Hopsworks' own Airflow service user is AGENT: 403 320003 (hopsworks-rest.md §1.4)."""
+    eid = c.start("etl")["id"]
+    clock.advance(60)
+    r = c.call(method, path.format(eid=eid), key=AGENT)
+    assert (r.status_code, r.json()) == (403, {"errorCode": 320003,
+                                               "errorMsg": "No valid role found for this invocation"})
+    assert "WWW-Authenticate" not in r.headers
+    ok = c.call(method, path.format(eid=eid), key=UI if "dataset" in path else ALICE)
+    assert ok.status_code in (200, 202), ok.text  # the same call with a HOPS_USER key works
+
+
+@pytest.mark.parametrize(("method", "path"), AGENT_ALLOWED, ids=[f"{m} {p}" for m, p in AGENT_ALLOWED])
+def test_agent_key_may_run_and_watch_executions(c: Client, method: str, path: str) -> None:
+    eid = c.start("etl")["id"]
+    r = c.call(method, path.format(eid=eid), key=AGENT,
+                headers={"Content-Type": "text/plain"} if method == "POST" else {})
+    assert r.status_code in (200, 201), r.text
+    if path.startswith("/project/getProjectInfo"):
+        team = {row["user"]["username"] for row in r.json()["projectTeam"]}
+        assert {"alice", "bob"} <= team
+
+
+def test_role_is_checked_before_scope_and_after_the_key(srv: FakeHopsworks, c: Client) -> None:
+    srv.state.add_api_key("agentFeatureOnly.s3cret", "airflow", ["FEATURESTORE"])
+    r = c.get("/project", key="agentFeatureOnly.s3cret")
+    assert (r.status_code, r.json()["errorCode"]) == (403, 320003)  # the role, not the scope (320004)
+    r = c.get("/project/getProjectInfo/demo_fs", key="agentFeatureOnly.s3cret")
+    assert (r.status_code, r.json()["errorCode"]) == (403, 320004)  # allowed role, missing scope
+    r = c.get("/project", key="agentFeatureOnly.wrong")
+    assert (r.status_code, r.json()["errorCode"]) == (401, 320012)  # a bad key is refused first
+
+
+def test_service_user_role_may_not_stop(srv: FakeHopsworks, c: Client, clock: FakeClock) -> None:
+    with srv.state.lock:
+        srv.state.users["bob"].role = "HOPS_SERVICE_USER"
+    eid = c.start("etl")["id"]
+    clock.advance(1)
+    assert c.get(f"/project/119/jobs/etl/executions/{eid}/log/out", key=BOB).status_code == 400  # allowed
+    r = c.call("PUT", f"/project/119/jobs/etl/executions/{eid}/status", key=BOB)
+    assert (r.status_code, r.json()["errorCode"]) == (403, 320003)
+
+
+def test_seed_roles() -> None:
+    roles = {u["username"]: u.get("role", "HOPS_USER") for u in SEED["users"]}
+    assert roles["airflow"] == "AGENT" and roles["airflow_ui"] == "HOPS_USER"
+    assert roles["alice"] == roles["bob"] == "HOPS_USER" and roles["admin"] == "HOPS_ADMIN"
+    demo = {u["username"]: u.get("role", "HOPS_USER") for u in load_seed("demo")["users"]}
+    assert demo["airflow"] == "AGENT" and demo["airflow_ui"] == "HOPS_USER" and demo["dave"] == "HOPS_USER"
+    with pytest.raises(ValueError, match="unknown platform role"):
+        FakeHopsworks(seed={"users": [{"username": "x", "role": "ROOT"}]})
+
+
+# ------------------------------------------------------------------------------------------------ stop, logs
+def test_stop_before_app_id_is_a_no_op(c: Client, clock: FakeClock) -> None:
+    ex = c.start("etl", "--duration 100")
+    url = f"/project/119/jobs/etl/executions/{ex['id']}"
+    r = c.call("PUT", url + "/status")
+    assert r.status_code == 202 and (r.json()["state"], "appId" in r.json()) == ("INITIALIZING", False)
+    clock.advance(50)
+    assert c.get(url).json()["state"] == "RUNNING"  # the stop was ignored
+    assert c.call("PUT", url + "/status").status_code == 202  # now it has an appId: accepted
+    clock.advance(1.0)
+    assert (c.get(url).json()["state"], c.get(url).json()["finalStatus"]) == ("KILLED", "KILLED")
+
+
+def test_stop_that_loses_the_race_to_the_end_changes_nothing(srv: FakeHopsworks, c: Client,
+                                                             clock: FakeClock) -> None:
+    srv.state.stop_delay_s = 10
+    ex = c.start("etl")  # 4 s
+    clock.advance(3)
+    c.call("PUT", f"/project/119/jobs/etl/executions/{ex['id']}/status")
+    clock.advance(5)
+    cur = c.get(f"/project/119/jobs/etl/executions/{ex['id']}").json()
+    assert (cur["state"], cur["finalStatus"]) == ("FINISHED", "SUCCEEDED")
+
+
+def test_log_rules(srv: FakeHopsworks, c: Client, clock: FakeClock) -> None:
+    state = srv.state
+    state.add_job(121, {"name": "quiet", "type": "PYTHON", "stdout": "", "duration_s": 1})
+    state.add_job(121, {"name": "py_nofiles", "type": "PYTHON", "log_files": False, "duration_s": 1})
+    state.add_job(121, {"name": "spark_nofiles", "type": "SPARK", "log_files": False, "duration_s": 1})
+    ids = {job: c.start(job, pid=121)["id"] for job in ("quiet", "py_nofiles", "spark_nofiles")}
+    clock.advance(5)
+
+    def log(job: str, kind: str) -> dict[str, Any]:
+        r = c.get(f"/project/121/jobs/{job}/executions/{ids[job]}/log/{kind}")
+        assert r.status_code == 200
+        return dict(r.json())
+
+    quiet = log("quiet", "out")
+    assert quiet["log"] == "No information." and quiet["path"].endswith("/stdout.log") and "retriable" not in quiet
+    assert log("quiet", "ERR")["log"] == "No information."  # type segment is case-insensitive
+    assert log("py_nofiles", "out") == {"type": "OUT", "log": "No log available."}
+    assert log("spark_nofiles", "Err") == {"type": "ERR", "retriable": "RETRIABLE_ERR"}
+    assert log("spark_nofiles", "out") == {"type": "OUT", "retriable": "RETRIEABLE_OUT"}
+    stdout_path = c.get(f"/project/121/jobs/spark_nofiles/executions/{ids['spark_nofiles']}").json()["stdoutPath"]
+    r = c.get(f"/project/121/dataset/{quote(stdout_path, safe='')}", key=UI)
+    assert (r.status_code, r.json()["errorCode"]) == (404, 110008)
+
+
+# ------------------------------------------------------------------------------------------------ queries
+def test_name_filter_has_like_semantics(srv: FakeHopsworks, c: Client) -> None:
+    srv.state.add_job(121, {"name": "load_a"})
+    srv.state.add_job(121, {"name": "loadXa"})
+    srv.state.add_job(121, {"name": "unload%"})
+    jobs = "/project/121/jobs"
+    assert names(c.get(jobs, params={"filter_by": "name:load_a"})) == ["load_a", "loadXa"]  # _ = any char
+    assert names(c.get(jobs, params={"filter_by": "name:LOAD%A"})) == ["load_a", "loadXa"]  # % = any run
+    assert names(c.get(jobs, params={"filter_by": "name:unl"})) == ["unload%"]
+    assert names(c.get(jobs, params={"filter_by": "name:oad."})) == []  # not a regex
+
+
+def test_comma_joined_expand_is_an_error(c: Client) -> None:
+    for path in ("/project/119/jobs", "/project/119/jobs/etl"):
+        r = c.get(path, params={"expand": "creator,executions"})
+        assert (r.status_code, r.json()["errorCode"], r.json()["errorMsg"]) == (
+            404, 120004, "Web application exception occurred")
+        assert "creator,executions" in r.json()["usrMsg"]
+    # commas inside a sub-query are fine, as are repeated expand parameters
+    r = c.get("/project/119/jobs", params={"expand": ["creator", "executions(filter_by=state:RUNNING,ACCEPTED)"]})
+    assert r.status_code == 200 and r.json()["items"][0]["creator"]["username"] == "alice"
+
+
+# ------------------------------------------------------------------------------------------------ datasets, login
+def test_dataset_stat_listing_and_download(srv: FakeHopsworks, c: Client, clock: FakeClock) -> None:
+    r = c.get("/project/119/dataset/Resources/data.csv", key=UI, params={"action": "stat"})
+    assert r.status_code == 200
+    attrs = r.json()["attributes"]
+    assert (attrs["name"], attrs["path"], attrs["dir"], attrs["size"]) == (
+        "data.csv", "/Projects/demo_fs/Resources/data.csv", False, 8)
+    assert attrs["owner"] == "Alice Anders"
+    assert c.get("/project/119/dataset/Airflow", key=UI, params={"action": "stat"}).json()["attributes"]["dir"]
+    r = c.get("/project/119/dataset/Airflow/new_dag.py", key=UI, params={"action": "stat"})
+    assert (r.status_code, r.json()["errorCode"], r.json()["errorMsg"]) == (404, 110008, "File not found.")
+    srv.state.add_dataset_path(119, "Airflow/new_dag.py", "print(1)\n")
+    r = c.get("/project/119/dataset/Airflow/new_dag.py", key=UI, params={"action": "stat"})
+    assert r.status_code == 200 and r.json()["attributes"]["size"] == 9
+    srv.state.add_dataset_path(119, "/Projects/demo_fs/Jupyter/deep/nb.ipynb", "{}")
+    listing = c.get("/project/119/dataset/Jupyter", key=UI, params={"action": "listing"}).json()
+    assert listing["count"] == 1 and listing["items"][0]["attributes"]["dir"] is True
+    r = c.get("/project/119/dataset/download/with_auth/Airflow/new_dag.py", key=UI, params={"type": "DATASET"})
+    assert r.content == b"print(1)\n"
+    srv.state.remove_dataset_path(119, "Airflow/new_dag.py")
+    assert c.get("/project/119/dataset/Airflow/new_dag.py", key=UI).status_code == 404
+    for bad in ("../../etc/passwd", quote("/Projects/analytics/x", safe="")):
+        assert c.get(f"/project/119/dataset/{bad}", key=UI).status_code == 404
+    r = c.get("/project/119/dataset/Resources", key=ALICE)  # alice's test key lacks DATASET_VIEW
+    assert (r.status_code, r.json()["errorCode"]) == (403, 320004)
+    srv.state.add_api_key("bobDatasetViewer.s3cret", "bob", ["DATASET_VIEW"])
+    assert c.get("/project/120/dataset/Resources", key="bobDatasetViewer.s3cret").json()["errorCode"] == 160000
+    # final executions' logs are files at their stdoutPath/stderrPath
+    ex = c.start("etl", "--date x")
+    url = f"/project/119/jobs/etl/executions/{ex['id']}"
+    clock.advance(1)
+    assert "stdoutPath" not in c.get(url).json()
+    clock.advance(10)
+    err_path = c.get(url).json()["stderrPath"]
+    assert c.get(f"/project/119/dataset/{quote(err_path, safe='')}", key=UI).json()["attributes"]["size"] == 0
+    out = c.get(f"/project/119/dataset/download/with_auth/{quote(c.get(url).json()['stdoutPath'], safe='')}",
+                key=UI)
+    assert "--date x" in out.text and out.text == c.get(url + "/log/out").json()["log"]
+
+
+def test_sdk_login_endpoints(c: Client) -> None:
+    versions = c.get("/variables/versions", key=AGENT).json()
+    assert {"software": "hopsworks", "version": "4.2.0"} in versions
+    assert c.get("/variables/enable_data_science_profile").json() == {"successMessage": "false"}
+    assert c.get("/variables/nope").status_code == 404
+    assert c.get("/variables/versions", key=None).status_code == 401
+    creds = c.get("/project/119/credentials").json()
+    assert {"kStore", "tStore", "password", "caChain", "clientCert", "clientKey"} <= set(creds)
+    assert c.get("/project/120/credentials").json()["errorCode"] == 160000
 
 
 # ------------------------------------------------------------------------------------------------ test hooks

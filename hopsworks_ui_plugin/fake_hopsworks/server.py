@@ -1,12 +1,52 @@
 """HTTP layer of the fake Hopsworks: routing, API-key auth, error bodies, JSON rendering.
 
-Only the endpoints an Airflow integration needs are served, under ``/hopsworks-api/api``
-(see ``/work/shared/hopsworks-rest.md`` §9). Stdlib only.
+Only the endpoints an Airflow integration (and the login of the official ``hopsworks`` SDK)
+needs are served, under ``/hopsworks-api/api``. The reference is ``hopsworks-rest.md`` (§1.3-1.5,
+§2-5, §9). Stdlib only.
+
+What it enforces like Hopsworks: API-key filter order (key -> user status -> platform role ->
+scope, §1.2/§1.4: an AGENT key gets 403 320003 on ``GET /project``, ``/project/{id}``, job list and
+job, logs and stop), the project-role filter, stop semantics (§1.5), FINISHED/FAILED for failed
+YARN jobs, the log rules, one ``text/plain`` start handler in 4.x, LIKE name filters, single-name
+``expand`` values.
+
+Deliberate differences from hopsworks-rest.md, and why:
+
+* Only ``ApiKey`` authentication; a ``Bearer`` JWT gets 401 "Authorization method not supported."
+  on every route (the plugin only uses API keys; issuing JWTs would mean faking Hopsworks' login).
+* Role sets of routes that §1.4 does not list are assumptions, not read from Hopsworks' source:
+  ``/variables/*`` accept every role and need no scope (the SDK calls them with any key);
+  ``/project/{id}/credentials`` and the dataset routes refuse AGENT like the other browsing routes;
+  ``DELETE …/executions/{id}`` allows HOPS_ADMIN and HOPS_USER like stop.
+* Datasets: only stat (``action=stat``, also the default), ``action=listing`` and
+  ``download/with_auth`` exist; no upload, delete or permissions. A missing path is always
+  404 110008 "File not found." (Hopsworks says 110011 "Dataset not found." for a missing top-level
+  dataset); downloading a directory is 400. Logs of final executions appear as files at their
+  ``stdoutPath``/``stderrPath``; other files come from the seed's ``datasets`` or
+  ``state.add_dataset_path``.
+* ``/project/{id}/credentials`` returns placeholder key/trust stores, not real JKS/PEM material:
+  nothing in the fake speaks mutual TLS.
+* ``/variables/{name}`` knows a handful of variables; any other name is 404 120004 (the real error
+  code was not checked).
+* Python and Docker runs get a YARN-style ``appId`` too (on Kubernetes they have none), so the
+  "stop before an appId is a no-op" rule applies to them during INITIALIZING only. An accepted stop
+  turns the execution KILLED/KILLED ``stop_delay_s`` later on the fake's clock (default 1 s); real
+  timing depends on YARN/Kubernetes.
+* A log file is missing only for runs that never got an ``appId`` or jobs seeded with
+  ``"log_files": false``; ``retriable`` is then set for every non-Python job (Hopsworks sets it only
+  when aggregation can be retried). ``POST …/log/{type}`` (retry aggregation) is not served.
+* Starting with ``application/json`` is 415 in 4.x mode (there is no JSON handler before 5.x); in
+  5.x mode (``version="5…"``) a start without Content-Type is 415 as documented.
+* Dates are always ISO strings (no epoch-ms mode); ``Users`` objects carry only ``uid``,
+  ``username``, ``email``, ``fname``, ``lname``.
+* Not served: ``/projectMembers`` and ``/check`` (JWT-only), job PUT/DELETE, schedules, alerts,
+  ``/users/apiKey``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import signal
@@ -24,6 +64,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .state import (
+    PLATFORM_ROLES,
     ApiError,
     Execution,
     FakeClock,
@@ -193,22 +234,24 @@ def _list_params(query: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _expands(values: list[str], allowed: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Parse ``expand=executions(offset=0;limit=1;sort_by=submissiontime:desc)&expand=creator``."""
+    """Parse ``expand=executions(offset=0;limit=1;sort_by=submissiontime:desc)&expand=creator``.
+
+    Each ``expand`` value is one name (with an optional parenthesised sub-query): Hopsworks converts
+    the whole value to one expansion, so ``expand=creator,executions`` fails like an unknown name."""
     out: dict[str, dict[str, Any]] = {}
-    for value in values:
-        for item in re.split(r",(?![^(]*\))", value):  # commas outside parentheses
-            if not item.strip():
-                continue
-            m = re.fullmatch(r"\s*([A-Za-z_]+)\s*(?:\(([^)]*)\))?\s*", item)
-            name = m.group(1).lower() if m else item
-            if m is None or name not in allowed:
-                raise web_error(404, f"Expand by need to set a valid expand parameter, but found: {name}")
-            sub: dict[str, list[str]] = {}
-            for part in (m.group(2) or "").split(";"):
-                key, sep, val = part.partition("=")
-                if sep:
-                    sub.setdefault(key.strip().lower(), []).append(val.strip())
-            out[name] = _list_params(sub) if name != "alerts" else {}
+    for item in values:
+        if not item.strip():
+            continue
+        m = re.fullmatch(r"\s*([A-Za-z_]+)\s*(?:\(([^)]*)\))?\s*", item)
+        name = m.group(1).lower() if m else item
+        if m is None or name not in allowed:
+            raise web_error(404, f"Expand by need to set a valid expand parameter, but found: {name}")
+        sub: dict[str, list[str]] = {}
+        for part in (m.group(2) or "").split(";"):
+            key, sep, val = part.partition("=")
+            if sep:
+                sub.setdefault(key.strip().lower(), []).append(val.strip())
+        out[name] = _list_params(sub) if name != "alerts" else {}
     return out
 
 
@@ -242,10 +285,13 @@ def _executions(st: HopsworksState, c: _Ctx) -> Result:
 
 
 def _start(st: HopsworksState, c: _Ctx) -> Result:
+    """4.x has one ``text/plain`` handler (any or no Content-Type reaches it); 5.x adds an
+    ``application/json`` one, so a request without Content-Type matches neither (415)."""
     ctype = c.content_type.split(";")[0].strip().lower()
-    if ctype == "text/plain":
+    five = st.major_version() >= 5
+    if ctype == "text/plain" or (not five and ctype in ("", "application/octet-stream")):
         args: Any = c.body.decode("utf-8", errors="replace")
-    elif ctype == "application/json":
+    elif ctype == "application/json" and five:
         try:
             doc = json.loads(c.body or b"{}")
         except ValueError:
@@ -279,36 +325,137 @@ def _log(st: HopsworksState, c: _Ctx) -> Result:
     return 200, st.log(proj, job, ex, c.segs[-1]), {}
 
 
+class RawBody(bytes):
+    """A non-JSON response body (a downloaded file)."""
+
+
+VARIABLES = {"enable_data_science_profile": "false", "enable_flyingduck": "false",
+             "service_discovery_domain": "", "hopsworks_enterprise": "false"}
+
+
+def _versions(st: HopsworksState, c: _Ctx) -> Result:
+    return 200, [{"software": "hopsworks", "version": st.version}, {"software": "hive", "version": "3.0.0.13"},
+                 {"software": "spark", "version": "3.1.1.3"}, {"software": "python", "version": "3.10"}], {}
+
+
+def _variable(st: HopsworksState, c: _Ctx) -> Result:
+    name = c.segs[-1]
+    if name not in VARIABLES:
+        raise ApiError(404, 120004, "Web application exception occurred", f"Variable {name} not found")
+    return 200, {"successMessage": VARIABLES[name]}, {}
+
+
+def _credentials(st: HopsworksState, c: _Ctx) -> Result:
+    """Placeholder key/trust stores: the fake runs no TLS-authenticated services that would use them."""
+    assert c.user is not None
+    proj = c.extra["project"]
+    owner = f"{proj.name}__{c.user.username}".encode()
+    b64 = base64.b64encode
+    return 200, {"kStore": b64(b"fake keystore of " + owner).decode(),
+                 "tStore": b64(b"fake truststore of " + owner).decode(),
+                 "password": "fake-material-password",
+                 "caChain": "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n",
+                 "clientCert": "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n",
+                 "clientKey": "-----BEGIN PRIVATE KEY-----\nZmFrZQ==\n-----END PRIVATE KEY-----\n"}, {}
+
+
+def _inode(st: HopsworksState, c: _Ctx, proj: Project, rel: str, is_dir: bool, content: str,
+           mtime: float) -> dict[str, Any]:
+    owner = st.users.get(proj.owner)
+    path = f"/Projects/{proj.name}" + (f"/{rel}" if rel else "")
+    return {"href": f"{c.base}/project/{proj.id}/dataset/{quote(rel)}",
+            "attributes": {"name": rel.rsplit("/", 1)[-1] if rel else proj.name, "path": path,
+                           "dir": is_dir, "owner": f"{owner.fname} {owner.lname}" if owner else proj.owner,
+                           "group": proj.name, "permission": "rwxrwx--T" if is_dir else "rw-rw----",
+                           "modificationTime": iso(mtime), "accessTime": iso(mtime),
+                           "size": 0 if is_dir else len(content.encode("utf-8")), "underConstruction": False},
+            "datasetType": "DATASET"}
+
+
+def _dataset_entry(st: HopsworksState, proj: Project, raw: str) -> tuple[str, tuple[bool, str, float]]:
+    rel = st.dataset_relpath(proj, raw)
+    entry = st.dataset_entry(proj, rel) if rel is not None else None
+    if rel is None or entry is None:
+        raise ApiError(404, 110008, "File not found.", f"path: {raw}")
+    return rel, entry
+
+
+def _dataset(st: HopsworksState, c: _Ctx) -> Result:
+    """``GET /project/{id}/dataset/<path>``: ``action=stat`` (the default) or ``action=listing``."""
+    proj = c.extra["project"]
+    action = (c.query.get("action", ["stat"])[-1] or "stat").lower()
+    if action not in ("stat", "listing"):
+        raise web_error(404, f"Unsupported action: {action}")
+    rel, (is_dir, content, mtime) = _dataset_entry(st, proj, c.extra["path"])
+    if action == "stat":
+        return 200, _inode(st, c, proj, rel, is_dir, content, mtime), {}
+    names = st.dataset_children(proj, rel) if is_dir else [rel.rsplit("/", 1)[-1]]
+    parent = rel if is_dir else rel.rpartition("/")[0]
+    items = []
+    for name in names:
+        child = f"{parent}/{name}" if parent else name
+        child_entry = st.dataset_entry(proj, child)
+        if child_entry is not None:
+            items.append(_inode(st, c, proj, child, *child_entry))
+    lp = _list_params(c.query)
+    page = items[lp["offset"]:] if lp["offset"] > 0 else items
+    page = page[:lp["limit"]] if lp["limit"] > 0 else page
+    return 200, _collection(f"{c.base}/project/{proj.id}/dataset/{quote(rel)}", len(items), page), {}
+
+
+def _download(st: HopsworksState, c: _Ctx) -> Result:
+    """``GET /project/{id}/dataset/download/with_auth/<path>?type=DATASET``: the file's bytes."""
+    proj = c.extra["project"]
+    _rel, (is_dir, content, _mtime) = _dataset_entry(st, proj, c.extra["path"])
+    if is_dir:
+        raise ApiError(400, 110011, "Path is a directory.", f"path: {c.extra['path']}")
+    return 200, RawBody(content.encode("utf-8")), {"Content-Disposition": "attachment"}
+
+
 Handler = Callable[[HopsworksState, _Ctx], Result]
-# (path pattern, {method: handler}, required API-key scope). "{pid}" = int project id, "{x}" = any segment.
-ROUTES: list[tuple[list[str], dict[str, Handler], str]] = [
-    (["project"], {"GET": _projects}, "PROJECT"),
-    (["project", "getProjectInfo", "{pname}"], {"GET": _project}, "PROJECT"),
-    (["project", "{pid}"], {"GET": _project}, "PROJECT"),
-    (["project", "{pid}", "jobs"], {"GET": _jobs}, "JOB"),
-    (["project", "{pid}", "jobs", "{job}"], {"GET": _job}, "JOB"),
-    (["project", "{pid}", "jobs", "{job}", "executions"], {"GET": _executions, "POST": _start}, "JOB"),
-    (["project", "{pid}", "jobs", "{job}", "executions", "{eid}"], {"GET": _execution, "DELETE": _execution},
-     "JOB"),
-    (["project", "{pid}", "jobs", "{job}", "executions", "{eid}", "status"], {"PUT": _stop}, "JOB"),
-    (["project", "{pid}", "jobs", "{job}", "executions", "{eid}", "log", "{kind}"], {"GET": _log}, "JOB"),
+#: Platform roles allowed per route (``@ApiKeyRequired(allowedUserRoles=…)``, hopsworks-rest.md §1.4).
+ALL_ROLES = frozenset(PLATFORM_ROLES)
+NOT_AGENT = frozenset({"HOPS_ADMIN", "HOPS_USER", "HOPS_SERVICE_USER"})
+USERS_ONLY = frozenset({"HOPS_ADMIN", "HOPS_USER"})
+_EXEC = ["project", "{pid}", "jobs", "{job}", "executions"]
+# (path pattern, {method: (handler, allowed roles)}, required API-key scope or None).
+# "{pid}"/"{eid}" = int ids, "{path+}" = one or more segments (a dataset path), "{x}" = any one segment.
+ROUTES: list[tuple[list[str], dict[str, tuple[Handler, frozenset[str]]], str | None]] = [
+    (["project"], {"GET": (_projects, NOT_AGENT)}, "PROJECT"),
+    (["project", "getProjectInfo", "{pname}"], {"GET": (_project, ALL_ROLES)}, "PROJECT"),
+    (["project", "{pid}"], {"GET": (_project, NOT_AGENT)}, "PROJECT"),
+    (["project", "{pid}", "credentials"], {"GET": (_credentials, NOT_AGENT)}, "PROJECT"),
+    (["project", "{pid}", "dataset", "download", "with_auth", "{path+}"], {"GET": (_download, NOT_AGENT)},
+     "DATASET_VIEW"),
+    (["project", "{pid}", "dataset", "{path+}"], {"GET": (_dataset, NOT_AGENT)}, "DATASET_VIEW"),
+    (["project", "{pid}", "jobs"], {"GET": (_jobs, NOT_AGENT)}, "JOB"),
+    (["project", "{pid}", "jobs", "{job}"], {"GET": (_job, NOT_AGENT)}, "JOB"),
+    (_EXEC, {"GET": (_executions, ALL_ROLES), "POST": (_start, ALL_ROLES)}, "JOB"),
+    (_EXEC + ["{eid}"], {"GET": (_execution, ALL_ROLES), "DELETE": (_execution, USERS_ONLY)}, "JOB"),
+    (_EXEC + ["{eid}", "status"], {"PUT": (_stop, USERS_ONLY)}, "JOB"),
+    (_EXEC + ["{eid}", "log", "{kind}"], {"GET": (_log, NOT_AGENT)}, "JOB"),
+    (["variables", "versions"], {"GET": (_versions, ALL_ROLES)}, None),
+    (["variables", "{name}"], {"GET": (_variable, ALL_ROLES)}, None),
 ]
 
 
-def _match(segs: list[str]) -> tuple[dict[str, Handler], str, dict[str, Any]]:
+def _match(segs: list[str]) -> tuple[dict[str, tuple[Handler, frozenset[str]]], str | None, dict[str, Any]]:
     for pattern, methods, scope in ROUTES:
-        if len(pattern) != len(segs):
+        greedy = pattern[-1] == "{path+}"
+        if len(pattern) != len(segs) and not (greedy and len(segs) >= len(pattern)):
             continue
         params: dict[str, Any] = {}
-        for pat, seg in zip(pattern, segs, strict=True):
+        for pat, seg in zip(pattern, segs, strict=False):
             if pat in ("{pid}", "{eid}"):
                 if not re.fullmatch(r"-?\d{1,18}", seg):
                     break
                 params[pat[1:-1]] = int(seg)
-            elif pat == "{kind}":
-                if seg not in ("out", "err"):
+            elif pat == "{kind}":  # a JAX-RS enum parameter: case-insensitive
+                if seg.lower() not in ("out", "err"):
                     break
-                params["kind"] = seg
+                params["kind"] = seg.lower()
+            elif pat == "{path+}":
+                params["path"] = "/".join(segs[len(pattern) - 1:])
             elif pat.startswith("{"):
                 params[pat[1:-1]] = seg
             elif pat != seg:
@@ -318,7 +465,8 @@ def _match(segs: list[str]) -> tuple[dict[str, Handler], str, dict[str, Any]]:
     raise web_error(404, "HTTP 404 Not Found")
 
 
-def _authenticate(st: HopsworksState, header: str | None, scope: str) -> User:
+def _authenticate(st: HopsworksState, header: str | None, scope: str | None, roles: frozenset[str]) -> User:
+    """ApiKeyFilter: the key, then the user's status, then the platform role, then the scope."""
     if header is None:
         raise ApiError(401, 200003, "Authorization header not set.")
     if header.startswith("Bearer "):
@@ -327,7 +475,9 @@ def _authenticate(st: HopsworksState, header: str | None, scope: str) -> User:
         raise ApiError(401, 200003, "Invalidated Api key.")
     key = header[len("ApiKey "):].strip()
     user = st.authenticate(key)
-    if scope not in st.key_scopes(key):
+    if user.role not in roles:
+        raise ApiError(403, 320003, "No valid role found for this invocation")
+    if scope is not None and scope not in st.key_scopes(key):
         raise ApiError(403, 320004, "No valid scope found for this invocation")
     return user
 
@@ -337,7 +487,8 @@ def dispatch(st: HopsworksState, c: _Ctx, auth_header: str | None) -> Result:
     methods, scope, params = _match(c.segs)
     if c.method not in methods:
         raise web_error(405, "HTTP 405 Method Not Allowed")
-    c.user = _authenticate(st, auth_header, scope)
+    handler, roles = methods[c.method]
+    c.user = _authenticate(st, auth_header, scope, roles)
     with st.lock:
         if "pid" in params or "pname" in params:
             c.extra["project"] = st.project_for(c.user, params.get("pid"), params.get("pname"))
@@ -345,7 +496,9 @@ def dispatch(st: HopsworksState, c: _Ctx, auth_header: str | None) -> Result:
             c.extra["job"] = st.job(c.extra["project"], params["job"])
         if "eid" in params:
             c.extra["execution"] = st.execution_of(c.extra["job"], params["eid"])
-        return methods[c.method](st, c)
+        if "path" in params:
+            c.extra["path"] = params["path"]
+        return handler(st, c)
 
 
 # ------------------------------------------------------------------------------------------ HTTP server
@@ -444,10 +597,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(status, payload, headers)
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-        data = b"" if payload is None or status == 204 else json.dumps(payload).encode("utf-8")
+        raw = isinstance(payload, RawBody)
+        if payload is None or status == 204:
+            data = b""
+        else:
+            data = bytes(payload) if raw else json.dumps(payload).encode("utf-8")
         self.send_response(status)
         if data:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/octet-stream" if raw else "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in headers.items():
             self.send_header(k, v)
@@ -462,8 +619,17 @@ class FakeHopsworks:
     """A fake Hopsworks REST server on a daemon thread. ``with FakeHopsworks(seed).start() as srv: ...``"""
 
     def __init__(self, seed: dict[str, Any] | None = None, clock: FakeClock | None = None,
-                 verbose: bool = False) -> None:
-        self.state = HopsworksState(seed if seed is not None else load_seed("test"), clock)
+                 verbose: bool = False, *, version: str | None = None,
+                 stop_delay_s: float | None = None) -> None:
+        """``version`` (default: the seed's, else 4.2.0) picks version-specific behaviour: from "5"
+        on, starting an execution needs an explicit Content-Type. ``stop_delay_s``: seconds (on the
+        state's clock) between an accepted stop and the KILLED state."""
+        seed = dict(seed if seed is not None else load_seed("test"))
+        if version is not None:
+            seed["version"] = version
+        if stop_delay_s is not None:
+            seed["stop_delay_s"] = stop_delay_s
+        self.state = HopsworksState(seed, clock)
         self.clock = clock
         self.verbose = verbose
         self.host, self.port, self.scheme = "127.0.0.1", 0, "http"
@@ -565,13 +731,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port-file", help="write the port number to this file once listening")
     ap.add_argument("--certfile", help="serve HTTPS with this PEM certificate (and --keyfile)")
     ap.add_argument("--keyfile")
+    ap.add_argument("--hopsworks-version", help="Hopsworks version to mimic (default: the seed's, else 4.2.0)")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     args = ap.parse_args(argv)
     ctx = None
     if args.certfile:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.certfile, args.keyfile)
-    srv = FakeHopsworks(load_seed(args.seed), verbose=args.verbose).start(args.host, args.port, ctx)
+    srv = FakeHopsworks(load_seed(args.seed), verbose=args.verbose,
+                        version=args.hopsworks_version).start(args.host, args.port, ctx)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

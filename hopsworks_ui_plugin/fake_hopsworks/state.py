@@ -3,29 +3,42 @@
 Seed format (a JSON object; every field optional unless noted)::
 
     {"service_user": "airflow",          # added as "Data scientist" to every project
+     "member_everywhere": ["airflow_ui"], # more users added as "Data scientist" to every project
+     "version": "4.2.0",                 # Hopsworks version; >= 5 means two start handlers (415 w/o type)
+     "stop_delay_s": 1.0,                # how long after an accepted stop the execution turns KILLED
      "users": [{"username": "alice",     # required
                 "email": "alice@example.com", "fname": "Alice", "lname": "Doe", "uid": 10000,
-                "role": "HOPS_USER|HOPS_ADMIN|AGENT", "status": "active|blocked|deactivated"}],
+                "role": "HOPS_USER|HOPS_ADMIN|HOPS_SERVICE_USER|AGENT",   # platform role (default HOPS_USER)
+                "status": "active|blocked|deactivated"}],
      "api_keys": [{"key": "<16-char prefix>.<64-char secret>", "username": "alice",
                    "scopes": ["JOB", "PROJECT"], "name": "my-key"}],
      "projects": [{"id": 119, "name": "demo_fs", "owner": "alice", "description": "",
                    "created": "2024-03-01T10:15:30.000Z",
                    "members": {"bob": "Data scientist"},           # the owner is always "Data owner"
+                   "datasets": {"Resources/data.csv": "a,b\n", "Airflow": null},  # files (text) / dirs (null)
                    "jobs": [{"name": "etl", "type": "PYSPARK", "creator": "alice",
                              "duration_s": 5, "outcome": "SUCCEEDED", "defaultArgs": "",
                              "stdout": "text", "stdout_repeat": 1, "stderr": "text",
+                             "log_files": true,     # false: the runs leave no log files behind
                              "created": "<iso date>",
                              "history": [{"args": "", "outcome": "SUCCEEDED", "ago_s": 3600,
                                           "duration_s": 5, "user": "alice"}]}]}]}
 
 Execution timeline (lazy, computed from the clock; submitted at t0, duration d = ``duration_s``):
 ``[t0, t0+0.1d)`` INITIALIZING, ``[0.1d, 0.2d)`` SUBMITTED, ``[0.2d, 0.9d)`` RUNNING,
-``[0.9d, d)`` AGGREGATING_LOGS, then the outcome: SUCCEEDED -> FINISHED/SUCCEEDED, FAILED ->
-FAILED/FAILED, KILLED -> KILLED/KILLED, other failure states -> <state>/FAILED.
-INITIALIZATION_FAILED ends at t0+0.1d without appId. ``appId`` exists from SUBMITTED on,
-``duration`` (ms) counts from the start of RUNNING, ``progress`` goes 0 -> 1 during RUNNING.
-Per-execution overrides in the args string: ``--fail`` forces FAILED, ``--duration N`` sets d.
-A stop freezes the execution as KILLED/KILLED at the current time.
+``[0.9d, d)`` AGGREGATING_LOGS, then the outcome: SUCCEEDED -> FINISHED/SUCCEEDED; FAILED ->
+FINISHED/FAILED for SPARK, PYSPARK and FLINK (what YARN reports for an application that failed
+by itself) but FAILED/FAILED for PYTHON, DOCKER and YARN; KILLED -> KILLED/KILLED; other failure
+states -> <state>/FAILED. INITIALIZATION_FAILED ends at t0+0.1d without appId. ``appId`` exists
+from SUBMITTED on, ``duration`` (ms) counts from the start of RUNNING, ``progress`` goes 0 -> 1
+during RUNNING. Per-execution overrides in the args string: ``--fail`` forces FAILED,
+``--duration N`` sets d.
+
+A stop is a no-op while the execution has no ``appId`` or once it is final; otherwise it is
+accepted and the execution turns KILLED/KILLED ``stop_delay_s`` later (unless it ended first).
+
+Each project has a small dataset tree (seed ``datasets``, :meth:`HopsworksState.add_dataset_path`);
+every final execution's ``stdoutPath``/``stderrPath`` are files in it holding the full log.
 """
 
 from __future__ import annotations
@@ -53,6 +66,15 @@ FINAL_STATUSES = ("UNDEFINED", "SUCCEEDED", "FAILED", "KILLED")
 OUTCOME_STATE = {"SUCCEEDED": ("FINISHED", "SUCCEEDED"), "FINISHED": ("FINISHED", "SUCCEEDED"),
                  "KILLED": ("KILLED", "KILLED")}
 INIT_END, SUBMIT_END, RUN_END = 0.1, 0.2, 0.9
+#: Platform roles (user groups) of Hopsworks users.
+PLATFORM_ROLES = ("HOPS_ADMIN", "HOPS_USER", "HOPS_SERVICE_USER", "AGENT")
+#: Job types YARN runs; a failed run ends FINISHED with final status FAILED.
+YARN_FINISHED_TYPES = ("SPARK", "PYSPARK", "FLINK")
+#: Logs over this many bytes are not returned by the log endpoint (Settings L1649).
+MAX_LOG_BYTES = 1_000_000
+LOG_TOO_BIG = "Log is too big to display in browser. Click on the download button to get the log file."
+DEFAULT_VERSION = "4.2.0"
+DEFAULT_STOP_DELAY_S = 1.0
 USER_STATUS_ERRORS = {"BLOCKED": (160007, "Your account has been blocked. Contact the administrator."),
                       "DEACTIVATED": (160005, "This account has been deactivated.")}
 JOB_SORTS = {"id": False, "name": False, "date_created": True, "jobtype": False, "creator": False,
@@ -168,6 +190,7 @@ class Job:
     stdout: str | None = None
     stdout_repeat: int = 1
     stderr: str | None = None
+    log_files: bool = True
 
 
 @dataclass
@@ -179,6 +202,7 @@ class Project:
     description: str = ""
     members: dict[str, tuple[str, float]] = field(default_factory=dict)  # username -> (role, since)
     jobs: dict[str, Job] = field(default_factory=dict)
+    files: dict[str, str | None] = field(default_factory=dict)  # relative path -> text (None: a directory)
 
 
 @dataclass
@@ -205,6 +229,7 @@ class Execution:
     duration_s: float
     outcome: str
     killed_at: float | None = None
+    job_type: str = "PYSPARK"
 
     def view(self, now: float) -> ExecView:
         d, t = max(self.duration_s, 0.0), (now if self.killed_at is None else min(now, self.killed_at))
@@ -221,7 +246,10 @@ class Execution:
         if self.killed_at is not None and now >= self.killed_at and not reached:
             return ExecView("KILLED", "KILLED", round(progress, 4), duration, app_id, True)
         if reached:
-            state, final = OUTCOME_STATE.get(self.outcome, (self.outcome, "FAILED"))
+            if self.outcome == "FAILED" and self.job_type in YARN_FINISHED_TYPES:
+                state, final = "FINISHED", "FAILED"
+            else:
+                state, final = OUTCOME_STATE.get(self.outcome, (self.outcome, "FAILED"))
             return ExecView(state, final, 1.0, duration, app_id, True)
         if el < d * INIT_END:
             state = "INITIALIZING"
@@ -291,19 +319,30 @@ class HopsworksState:
         self.executions: dict[int, Execution] = {}
         self._next_job_id, self._next_exec_id = 1, 1
         self.service_user: str | None = seed.get("service_user")
+        self.version = str(seed.get("version", DEFAULT_VERSION))
+        self.stop_delay_s = float(seed.get("stop_delay_s", DEFAULT_STOP_DELAY_S))
         self._load(seed)
 
     def now(self) -> float:
         return self.clock.now() if self.clock is not None else time.time()
+
+    def major_version(self) -> int:
+        m = re.match(r"\s*(\d+)", self.version)
+        return int(m.group(1)) if m else 4
 
     # ---------------------------------------------------------------- seeding
     def _load(self, seed: dict[str, Any]) -> None:
         now = self.now()
         for i, u in enumerate(seed.get("users", [])):
             name = u["username"]
+            role = str(u.get("role", "HOPS_USER")).upper()
+            if role not in PLATFORM_ROLES:
+                raise ValueError(f"seed user {name!r}: unknown platform role {role!r}")
             self.users[name] = User(int(u.get("uid", 10000 + i)), name, u.get("email", f"{name}@example.com"),
                                     u.get("fname", name.capitalize()), u.get("lname", "User"),
-                                    u.get("role", "HOPS_USER").upper(), _status(u.get("status", "active")))
+                                    role, _status(u.get("status", "active")))
+        everywhere = [self.service_user] if self.service_user else []
+        everywhere += list(seed.get("member_everywhere", []))
         for k in seed.get("api_keys", []):
             self.add_api_key(k["key"], k["username"], k.get("scopes", ["JOB", "PROJECT"]), k.get("name", ""))
         for p in seed.get("projects", []):
@@ -312,9 +351,12 @@ class HopsworksState:
             proj.members[p["owner"]] = ("Data owner", created)
             for user, role in p.get("members", {}).items():
                 proj.members[user] = (role, created + 60)
-            if self.service_user and self.service_user in self.users:
-                proj.members.setdefault(self.service_user, ("Data scientist", created + 1))
+            for extra in everywhere:
+                if extra in self.users:
+                    proj.members.setdefault(extra, ("Data scientist", created + 1))
             self.projects[proj.id] = proj
+            for path, content in (p.get("datasets") or {}).items():
+                self.add_dataset_path(proj.id, path, content)
             for j, job in enumerate(p.get("jobs", [])):
                 self.add_job(proj.id, job, default_created=created + 3600 * (j + 1))
 
@@ -331,7 +373,8 @@ class HopsworksState:
             job = Job(self._next_job_id, spec["name"], project_id, spec.get("type", "PYSPARK").upper(),
                       spec.get("creator", proj.owner), created, float(spec.get("duration_s", 5)),
                       spec.get("outcome", "SUCCEEDED").upper(), spec.get("defaultArgs", ""),
-                      spec.get("stdout"), int(spec.get("stdout_repeat", 1)), spec.get("stderr"))
+                      spec.get("stdout"), int(spec.get("stdout_repeat", 1)), spec.get("stderr"),
+                      bool(spec.get("log_files", True)))
             self._next_job_id += 1
             proj.jobs[job.name] = job
             for h in sorted(spec.get("history", []), key=lambda h: -float(h.get("ago_s", 3600))):
@@ -426,7 +469,7 @@ class HopsworksState:
         outcome = "FAILED" if re.search(r"(^|\s)--fail(\s|$)", args) else job.outcome
         m = re.search(r"(?:^|\s)--duration[= ](\d+(?:\.\d+)?)", args)
         ex = Execution(self._next_exec_id, job.id, job.name, job.project_id, username, args, submitted,
-                       float(m.group(1)) if m else job.duration_s, outcome)
+                       float(m.group(1)) if m else job.duration_s, outcome, job_type=job.job_type)
         self._next_exec_id += 1
         self.executions[ex.id] = ex
         return ex
@@ -438,25 +481,135 @@ class HopsworksState:
             return self._new_execution(job, run_as, args or job.default_args, self.now())
 
     def stop_execution(self, ex: Execution) -> Execution:
+        """Hopsworks' stop: a no-op without an ``appId`` or once final; otherwise YARN/Kubernetes is
+        asked to kill it and the state changes ``stop_delay_s`` later (the caller gets 202 at once)."""
         with self.lock:
             now = self.now()
-            if not ex.view(now).final:
-                ex.killed_at = now
+            v = ex.view(now)
+            if v.final or v.app_id is None:
+                return ex
+            when = now + self.stop_delay_s
+            if ex.killed_at is None or ex.killed_at > when:
+                ex.killed_at = when
             return ex
 
     def delete_execution(self, ex: Execution) -> None:
         with self.lock:
-            self.stop_execution(ex)
             self.executions.pop(ex.id, None)
 
     def log(self, proj: Project, job: Job, ex: Execution, kind: str) -> dict[str, str]:
+        """JobLogDTO as ``AbstractExecutionController.getLog`` builds it (see hopsworks-rest.md §1.5)."""
+        kind = kind.lower()
         with self.lock:
             v = ex.view(self.now())
             if not v.final:
                 raise ApiError(400, 130010, "Execution state is invalid.", "Job still running.")
-            text = _log_text(job, ex, v, kind)
-            return {"log": text or "No log available.", "path": log_path(proj, job, ex, v, kind),
-                    "type": kind.upper()}
+            out: dict[str, str] = {"type": kind.upper()}
+            text = self.log_file(proj, job, ex, v, kind)
+            if text is None:  # no log file
+                if job.job_type == "PYTHON":
+                    out["log"] = "No log available."
+                else:
+                    out["retriable"] = "RETRIEABLE_OUT" if kind == "out" else "RETRIABLE_ERR"
+                return out
+            out["path"] = log_path(proj, job, ex, v, kind)
+            if len(text.encode("utf-8")) > MAX_LOG_BYTES:
+                out["log"] = LOG_TOO_BIG
+            else:
+                out["log"] = text or "No information."
+            return out
+
+    def log_file(self, proj: Project, job: Job, ex: Execution, v: ExecView, kind: str) -> str | None:
+        """The content of an execution's stdout/stderr file, or None when there is no such file."""
+        if not v.final or not job.log_files or v.app_id is None:
+            return None
+        return _log_text(job, ex, v, kind)
+
+    # ---------------------------------------------------------------- datasets
+    def add_dataset_path(self, project_id: int, path: str, content: str | bytes | None = "") -> None:
+        """Create a file (``content`` text; ``None`` makes a directory) and its parent directories.
+
+        ``path`` is relative to the project root (``Airflow/dag.py``) or absolute
+        (``/Projects/<name>/Airflow/dag.py``)."""
+        with self.lock:
+            proj = self.projects[project_id]
+            rel = self.dataset_relpath(proj, path)
+            if rel is None or not rel:
+                raise ValueError(f"not a path inside project {proj.name!r}: {path!r}")
+            parts = rel.split("/")
+            for i in range(1, len(parts)):
+                proj.files.setdefault("/".join(parts[:i]), None)
+            text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
+            proj.files[rel] = text
+
+    def remove_dataset_path(self, project_id: int, path: str) -> None:
+        with self.lock:
+            proj = self.projects[project_id]
+            rel = self.dataset_relpath(proj, path) or ""
+            for key in [k for k in proj.files if k == rel or k.startswith(rel + "/")]:
+                del proj.files[key]
+
+    @staticmethod
+    def dataset_relpath(proj: Project, path: str) -> str | None:
+        """``/Projects/p/A/b`` or ``A/b`` -> ``A/b``; None for a path outside the project."""
+        parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+        if ".." in parts:
+            return None
+        if path.startswith("/") or (parts[:1] == ["Projects"]):
+            if parts[:2] != ["Projects", proj.name]:
+                return None
+            parts = parts[2:]
+        return "/".join(parts)
+
+    def dataset_entry(self, proj: Project, rel: str) -> tuple[bool, str, float] | None:
+        """``(is_dir, content, modification time)`` of a dataset path, or None when it does not exist.
+
+        Explicit files first, then the log files of the project's final executions."""
+        with self.lock:
+            if rel == "":
+                return True, "", proj.created
+            if rel in proj.files:
+                content = proj.files[rel]
+                return content is None, content or "", proj.created
+            if any(k.startswith(rel + "/") for k in proj.files):
+                return True, "", proj.created
+            now = self.now()
+            logs_dir = False
+            for ex in self.executions.values():
+                if ex.project_id != proj.id:
+                    continue
+                job = proj.jobs.get(ex.job_name)
+                if job is None:
+                    continue
+                v = ex.view(now)
+                for kind in ("out", "err"):
+                    file_rel = self.dataset_relpath(proj, log_path(proj, job, ex, v, kind)) or ""
+                    if not (file_rel == rel or file_rel.startswith(rel + "/")):
+                        continue
+                    text = self.log_file(proj, job, ex, v, kind)
+                    if text is None:
+                        continue
+                    if file_rel == rel:
+                        return False, text, ex.submitted + v.duration_ms / 1000
+                    logs_dir = True
+            return (True, "", proj.created) if logs_dir else None
+
+    def dataset_children(self, proj: Project, rel: str) -> list[str]:
+        """Names directly under a directory (explicit files and log files)."""
+        with self.lock:
+            prefix = rel + "/" if rel else ""
+            names = {k[len(prefix):].split("/")[0] for k in proj.files if k.startswith(prefix) and k != rel}
+            now = self.now()
+            for ex in self.executions.values():
+                job = proj.jobs.get(ex.job_name) if ex.project_id == proj.id else None
+                if job is None:
+                    continue
+                v = ex.view(now)
+                for kind in ("out", "err"):
+                    file_rel = self.dataset_relpath(proj, log_path(proj, job, ex, v, kind)) or ""
+                    if file_rel.startswith(prefix) and self.log_file(proj, job, ex, v, kind) is not None:
+                        names.add(file_rel[len(prefix):].split("/")[0])
+            return sorted(n for n in names if n)
 
     # ---------------------------------------------------------------- listings
     def list_jobs(self, proj: Project, offset: int = 0, limit: int = 0, sort_by: str | None = None,
@@ -540,7 +693,7 @@ def _job_matches(row: JobRow, name: str, value: str) -> bool:
         ms, job_ms = int(round(ts * 1000)), int(round(job.created * 1000))
         return {"date_created": job_ms == ms, "date_created_gt": job_ms > ms,
                 "date_created_lt": job_ms < ms}[name]
-    needle = value.lower()
+    pattern = like_pattern(value)
     names = [user.username, user.fname, user.lname] if user else [job.creator]
     if name == "name":
         hay = [job.name]
@@ -548,7 +701,14 @@ def _job_matches(row: JobRow, name: str, value: str) -> bool:
         hay = names
     else:  # latest_execution: free text
         hay = names + [job.name, job.job_type] + ([v.state, v.final_status] if v else [])
-    return any(needle in h.lower() for h in hay)
+    return any(pattern.search(h) for h in hay)
+
+
+def like_pattern(value: str) -> re.Pattern[str]:
+    """SQL ``LIKE '%value%'`` (MySQL's case-insensitive collation): ``_`` is any one character,
+    ``%`` any run of characters (JobFacade L388 does not escape them)."""
+    body = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in value)
+    return re.compile(body, re.IGNORECASE | re.DOTALL)
 
 
 def _exec_key(row: tuple[Execution, ExecView, User | None], name: str) -> Any:
