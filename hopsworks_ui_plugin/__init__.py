@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hopsworks_ui_plugin import settings
+
 __version__ = "0.1.0"
 
 
@@ -31,27 +33,9 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "hopsworks",
                 "hook-class-name": "hopsworks_ui_plugin.hooks.hopsworks.HopsworksHook",
                 "hook-name": "Hopsworks",
-                "conn-fields": {
-                    "verify_ssl": {
-                        "label": "Verify TLS certificate",
-                        "description": "Turn off only for a test cluster with a self-signed certificate.",
-                        "schema": {"type": ["boolean", "null"], "default": True},
-                    },
-                    "ca_bundle": {
-                        "label": "CA bundle path",
-                        "description": "PEM file of the CA that signed Hopsworks' certificate.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "timeout": {
-                        "label": "Request timeout (s)",
-                        "schema": {"type": ["number", "null"], "default": 30},
-                    },
-                },
-                "ui-field-behaviour": {
-                    "hidden-fields": ["login", "extra"],
-                    "relabeling": {"host": "Hopsworks host", "password": "API key", "schema": "Scheme"},
-                    "placeholders": {"host": "c.app.hopsworks.ai", "port": "443", "schema": "https"},
-                },
+                "conn-fields": settings.provider_conn_fields(),
+                "ui-field-behaviour": settings.CONNECTION_UI_BEHAVIOUR,
             }
         ],
+        "config": settings.provider_config(),
     }

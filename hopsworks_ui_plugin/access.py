@@ -12,11 +12,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hopsworks_ui_plugin import settings
+from hopsworks_ui_plugin.errors import Forbidden, HopsworksError, NotFound
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook, team_members
 
 #: Team roles allowed to see a project's jobs and DAG files, launch and stop jobs.
 MEMBER_ROLES = frozenset({"Data owner", "Data scientist"})
-DEFAULT_TTL_S = 30.0
+
+
+# --- who is this user ----------------------------------------------------------------------------
+
+def username_of(user: Any) -> str:
+    """The Airflow username of a user object of any auth manager (FAB user, SimpleAuthManager user)."""
+    name = getattr(user, "username", None)
+    if not name and hasattr(user, "get_name"):
+        name = user.get_name()
+    return str(name or "")
+
+
+def is_admin(user: Any) -> bool:
+    """An Airflow admin: a FAB role listed in ``[hopsworks] admin_roles`` (default "Admin"), or the
+    SimpleAuthManager's ADMIN role."""
+    if user is None:
+        return False
+    admin_roles = settings.admin_roles()
+    roles = getattr(user, "roles", None) or []
+    if any(getattr(r, "name", r) in admin_roles for r in roles):
+        return True
+    return str(getattr(user, "role", "") or "").upper() == "ADMIN"
 
 
 def member_role(project: dict[str, Any], username: str | None) -> str | None:
@@ -97,12 +120,16 @@ class MembershipCache:
     lookup per project per TTL keeps that from costing a Hopsworks call each time.
     """
 
-    def __init__(self, ttl: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
         self._projects: dict[tuple[str, int], tuple[float, ProjectRef]] = {}
         self._lists: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    @property
+    def ttl(self) -> float:
+        return settings.membership_ttl_s() if self._ttl is None else self._ttl
 
     def clear(self) -> None:
         with self._lock:
@@ -145,15 +172,6 @@ class MembershipCache:
 MEMBERSHIPS = MembershipCache()
 
 
-class AccessDenied(Exception):
-    """A refusal with an HTTP status (403 forbidden, 404 not found) and a reason for the page."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class ProjectAccess:
     """What one Airflow user may do in one Hopsworks project."""
@@ -171,33 +189,38 @@ class ProjectAccess:
 def project_access(
     hook: HopsworksHook, username: str, admin: bool, project_id: int, cache: MembershipCache | None = None
 ) -> ProjectAccess:
-    """Check that ``username`` may see project ``project_id``; raise :class:`AccessDenied`.
+    """Check that ``username`` may see project ``project_id``; raise :class:`NotFound` or :class:`Forbidden`.
 
     Membership is the project's team as the service connection sees it (Airflow username =
     Hopsworks username). Airflow admins see every project the connection sees.
-    Raises HopsworksError when Hopsworks cannot be asked.
+    Raises :class:`NotFound`/:class:`Forbidden`, or HopsworksError when Hopsworks cannot be asked.
     """
-    from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError
-
     cache = cache or MEMBERSHIPS
     try:
         project = cache.project(hook, int(project_id))
     except HopsworksError as err:
-        if err.status == 404:
-            raise AccessDenied(404, f"There is no Hopsworks project with id {project_id}.") from None
-        if err.status == 403:
-            raise AccessDenied(
-                404, f"Project {project_id} is not visible to Airflow's Hopsworks connection."
-            ) from None
+        if err.http_status == 404:
+            raise NotFound(f"There is no Hopsworks project with id {project_id}.") from None
+        if err.http_status == 403 and err.error_code != 320003:
+            raise NotFound(f"Project {project_id} is not visible to Airflow's Hopsworks connection.") from None
         raise
     role = project.role_of(username)
     if role is None and not admin:
-        raise AccessDenied(
-            403,
+        raise Forbidden(
             f"You ({username}) are not a member of Hopsworks project {project.name!r}. Ask a Data owner "
             "of the project to add you.",
+            title="Not a member of this project",
         )
     return ProjectAccess(project=project, role=role, admin=admin)
+
+
+def require_operator(grant: ProjectAccess, action: str) -> None:
+    """Refuse (403) a user who may look at the project but not change things in it."""
+    if not grant.can_operate:
+        raise Forbidden(
+            f"Only Data owners and Data scientists of project {grant.project.name!r} may {action}; "
+            f"your role is {grant.role or 'none'}."
+        )
 
 
 def visible_projects(

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from airflow.utils.session import NEW_SESSION, provide_session
 
-from hopsworks_ui_plugin import access, dag_files, dag_query
-from hopsworks_ui_plugin.webauth import is_admin, username_of
+from hopsworks_ui_plugin import access, dag_files, dag_query, settings
+from hopsworks_ui_plugin.access import is_admin, username_of
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.batch_apis import IsAuthorizedDagRequest
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
-
-#: After a failed membership lookup, do not ask Hopsworks again for this long (seconds;
-#: ``[hopsworks] membership_retry_s``), so an unreachable Hopsworks does not slow every API call.
-DEFAULT_RETRY_S = 30
 
 
 class _Outage:
@@ -44,12 +40,8 @@ class _Outage:
             return time.monotonic() < self._until
 
     def start(self) -> None:
-        from hopsworks_ui_plugin.compat import conf_getint
-
         with self._lock:
-            self._until = time.monotonic() + max(
-                0, conf_getint("hopsworks", "membership_retry_s", DEFAULT_RETRY_S)
-            )
+            self._until = time.monotonic() + settings.membership_retry_s()
 
     def clear(self) -> None:
         with self._lock:
@@ -68,7 +60,7 @@ def member_project_folders(username: str) -> list[str]:
     """
     if not username or OUTAGE.active():
         return []
-    from hopsworks_ui_plugin.views.base import service_hook
+    from hopsworks_ui_plugin.hooks.hopsworks import service_hook
 
     try:
         projects = access.visible_projects(service_hook(), username, admin=False)

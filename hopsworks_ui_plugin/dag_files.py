@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from hopsworks_ui_plugin.compat import conf_get, conf_getint
+from hopsworks_ui_plugin.version_compat import conf_get, conf_getint
 
 log = logging.getLogger(__name__)
 

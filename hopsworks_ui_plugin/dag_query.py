@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from hopsworks_ui_plugin import dag_files
+from hopsworks_ui_plugin.errors import PluginError
 
 LIKE_ESCAPE = "\\"
 SORT_KEYS = ("dag_id", "owners", "last_run", "next_run")
@@ -82,7 +83,7 @@ def owner_clause(username: str | None) -> ColumnElement[bool]:
 
 def _roots() -> list[str]:
     """The DAGs folder as stored in ``fileloc``: resolved and as configured (they differ behind symlinks)."""
-    from hopsworks_ui_plugin.compat import conf_get
+    from hopsworks_ui_plugin.version_compat import conf_get
 
     roots = [str(dag_files.dags_root()), os.path.abspath(str(conf_get("core", "dags_folder")))]
     return list(dict.fromkeys(r.rstrip("/") for r in roots))
@@ -356,13 +357,11 @@ def owner_choices(session: Session | None = None, limit: int = 500) -> list[str]
 # --- actions ----------------------------------------------------------------------------------
 
 
-class ActionError(Exception):
+class ActionError(PluginError):
     """A refused action with the HTTP status to answer (400, 404, 409)."""
 
     def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+        super().__init__(reason, status=status, title="Not done")
 
 
 def set_paused(dag_id: str, paused: bool, username: str) -> None:

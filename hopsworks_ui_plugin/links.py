@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hopsworks_ui_plugin.compat import BaseOperatorLink
+from hopsworks_ui_plugin.version_compat import BaseOperatorLink
 
 EXECUTION_URL_XCOM_KEY = "hopsworks_execution_url"
 EXECUTION_ID_XCOM_KEY = "hopsworks_execution_id"

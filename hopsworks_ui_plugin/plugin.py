@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from hopsworks_ui_plugin.compat import AIRFLOW_V_3, conf_get
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
+from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, conf_get
 from hopsworks_ui_plugin.views.base import STATIC_FOLDER
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
 from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hopsworks_ui_plugin.access import TaskOwnerNotMember, check_task_owner
-from hopsworks_ui_plugin.compat import AirflowException
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
+from hopsworks_ui_plugin.version_compat import AirflowException
 
 LOG_COPY_LIMIT = 1024 * 1024
 

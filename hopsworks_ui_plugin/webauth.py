@@ -10,17 +10,14 @@ when there is no token.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import g, redirect, request
+from flask import g, request
 
-from hopsworks_ui_plugin.compat import conf_get, get_auth_manager, jwt_cookie_name
+from hopsworks_ui_plugin.version_compat import get_auth_manager, jwt_cookie_name
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_from_token(token: str) -> Any:
@@ -55,40 +52,9 @@ def current_user() -> Any | None:
     return user
 
 
-def username_of(user: Any) -> str:
-    name = getattr(user, "username", None)
-    if not name and hasattr(user, "get_name"):
-        name = user.get_name()
-    return str(name or "")
-
-
-def is_admin(user: Any) -> bool:
-    """An Airflow admin: a FAB role listed in ``[hopsworks] admin_roles`` (default "Admin"), or the
-    SimpleAuthManager's ADMIN role."""
-    if user is None:
-        return False
-    admin_roles = {r.strip() for r in str(conf_get("hopsworks", "admin_roles", "Admin")).split(",") if r.strip()}
-    roles = getattr(user, "roles", None) or []
-    if any(getattr(r, "name", r) in admin_roles for r in roles):
-        return True
-    return str(getattr(user, "role", "") or "").upper() == "ADMIN"
-
-
 def login_url() -> str:
     next_url = request.url
     try:
         return str(get_auth_manager().get_url_login(next_url=next_url))
     except Exception:  # pragma: no cover - auth managers without a login URL
         return "/auth/login/"
-
-
-def login_required(view: F) -> F:
-    """Redirect anonymous visitors to Airflow's login page; remember the user in ``g``."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
-            return redirect(login_url())
-        return view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

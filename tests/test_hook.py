@@ -64,7 +64,7 @@ def test_auth_errors_carry_status_and_code_but_not_the_key(hw, key, status, code
     hook = HopsworksHook("hw_test", connection=conn(hw.url, key))
     with pytest.raises(HopsworksError) as info:
         hook.get_projects()
-    assert info.value.status == status
+    assert info.value.http_status == status
     assert info.value.error_code == code
     assert key not in str(info.value)
 
@@ -76,21 +76,21 @@ def test_missing_scope_is_403_320004(hw):
     hook = HopsworksHook("hw_test", connection=conn(hw.url, key))
     with pytest.raises(HopsworksError) as info:
         hook.get_jobs(DEMO_FS)
-    assert (info.value.status, info.value.error_code) == (403, 320004)
+    assert (info.value.http_status, info.value.error_code) == (403, 320004)
 
 
 def test_not_a_member_is_forbidden(hw):
     hook = hook_for(hw, "alice")
     with pytest.raises(HopsworksError) as info:
         hook.get_project(120)
-    assert info.value.forbidden and info.value.error_code == 160000
+    assert info.value.http_status == 403 and info.value.error_code == 160000
 
 
 def test_unknown_job_is_404_with_hopsworks_code_and_not_retried(hw):
     hook = hook_for(hw)
     with pytest.raises(HopsworksError) as info:
         hook.get_job("no_such_job", DEMO_FS)
-    assert (info.value.status, info.value.error_code) == (404, 130009)
+    assert (info.value.http_status, info.value.error_code) == (404, 130009)
     assert "Job not found" in str(info.value)
     assert len([r for r in hw.requests if "no_such_job" in r.path]) == 1
 
@@ -108,7 +108,7 @@ def test_persistent_5xx_gives_up_with_the_status(hw):
     hw.inject_fault(status=500, count=5, path_contains="/jobs")
     with pytest.raises(HopsworksError) as info:
         hook.get_jobs(DEMO_FS)
-    assert info.value.status == 500
+    assert info.value.http_status == 500
     assert len([r for r in hw.requests if r.path.endswith("/jobs")]) == 2  # first try + 1 retry
 
 
@@ -118,7 +118,7 @@ def test_post_is_not_retried_on_5xx(hw):
     hw.inject_fault(status=503, count=1, path_contains="/executions")
     with pytest.raises(HopsworksError) as info:
         hook.start_execution("etl", "", DEMO_FS)
-    assert info.value.status == 503
+    assert info.value.http_status == 503
     assert len([r for r in hw.requests if r.method == "POST"]) == 1
 
 
@@ -213,7 +213,7 @@ def test_execution_lifecycle_logs_and_stop(hw):
     assert execution["state"] == "INITIALIZING" and execution["args"] == "--date 2024-01-01"
     with pytest.raises(HopsworksError) as info:
         hook.get_execution_log("etl", execution["id"], "out", DEMO_FS)
-    assert (info.value.status, info.value.error_code) == (400, 130010)
+    assert (info.value.http_status, info.value.error_code) == (400, 130010)
     stopped = hook.stop_execution("etl", execution["id"], DEMO_FS)
     assert stopped["state"] == "KILLED"
     assert hook.get_execution("etl", execution["id"], DEMO_FS)["finalStatus"] == "KILLED"

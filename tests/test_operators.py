@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from hopsworks_ui_plugin.compat import AirflowException
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
 from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
+from hopsworks_ui_plugin.version_compat import AirflowException
 from tests.conftest import seed_key
 from tests.dag_runner import RecordingTI, run_dag, xcom
 

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from hopsworks_ui_plugin.compat import AirflowException
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
 from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from hopsworks_ui_plugin.version_compat import AirflowException
 from tests.dag_runner import RecordingTI, run_dag
 
 SENSORS = (

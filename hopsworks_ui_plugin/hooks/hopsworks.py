@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -17,7 +19,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from hopsworks_ui_plugin.compat import AirflowException, BaseHook, mask_secret
+from hopsworks_ui_plugin import settings
+from hopsworks_ui_plugin.errors import Failure, HopsworksError
+from hopsworks_ui_plugin.version_compat import AirflowException, BaseHook, mask_secret
 
 log = logging.getLogger(__name__)
 
@@ -29,40 +33,6 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 #: Hopsworks' own internal users; UIs hide them from member lists.
 SERVICE_USERS = frozenset({"airflow", "serving", "onlinefs"})
 SERVICE_EMAILS = frozenset({"airflow@hopsworks.ai", "serving@hopsworks.se", "onlinefs@hopsworks.ai"})
-
-
-class HopsworksError(AirflowException):
-    """A failed Hopsworks call, with the HTTP status and Hopsworks' ``errorCode``/``errorMsg``.
-
-    ``status`` is None when Hopsworks could not be reached at all (connection refused, timeout).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        error_code: int | None = None,
-        error_msg: str | None = None,
-        usr_msg: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.error_msg = error_msg
-        self.usr_msg = usr_msg
-
-    @property
-    def unreachable(self) -> bool:
-        return self.status is None
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def forbidden(self) -> bool:
-        return self.status == 403
 
 
 class _ApiKeyAuth(requests.auth.AuthBase):
@@ -125,9 +95,11 @@ def endpoint_from_connection(conn: Any) -> HopsworksEndpoint:
         parts = urlsplit(host)
         scheme, host, port = parts.scheme or scheme, parts.hostname or "", parts.port or port
     if scheme not in {"http", "https"}:
-        raise HopsworksError(f"Hopsworks connection: scheme must be http or https, not {scheme!r}")
+        raise HopsworksError(
+            f"Hopsworks connection: scheme must be http or https, not {scheme!r}", kind=Failure.CONFIG
+        )
     if not host:
-        raise HopsworksError(f"Hopsworks connection {conn.conn_id!r} has no host")
+        raise HopsworksError(f"Hopsworks connection {conn.conn_id!r} has no host", kind=Failure.CONFIG)
     ca_bundle = _extra(extras, "ca_bundle")
     verify: bool | str = str(ca_bundle) if ca_bundle else _as_bool(_extra(extras, "verify_ssl", True))
     return HopsworksEndpoint(
@@ -216,38 +188,49 @@ class HopsworksHook(BaseHook):
         self._endpoint: HopsworksEndpoint | None = None
         self._session: requests.Session | None = None
 
-    # ---- connection form (Airflow 2 reads these; Airflow 3 reads get_provider_info) ----
+    # ---- connection form (Airflow 2 reads these; Airflow 3 reads get_provider_info; both from settings) ----
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import BooleanField, StringField
 
-        return {
-            "verify_ssl": BooleanField(lazy_gettext("Verify TLS certificate"), default=True),
-            "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
-            "timeout": StringField(lazy_gettext("Request timeout (s)"), widget=BS3TextFieldWidget()),
-        }
+        widgets: dict[str, Any] = {}
+        for field in settings.CONNECTION_FIELDS:
+            if field.kind == "boolean":
+                widgets[field.key] = BooleanField(lazy_gettext(field.label), default=field.default,
+                                                  description=field.description)
+            else:
+                widgets[field.key] = StringField(lazy_gettext(field.label), widget=BS3TextFieldWidget(),
+                                                 description=field.description)
+        return widgets
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login", "extra"],
-            "relabeling": {"host": "Hopsworks host", "password": "API key", "schema": "Scheme"},
-            "placeholders": {"host": "c.app.hopsworks.ai", "port": "443", "schema": "https"},
-        }
+        return settings.ui_field_behaviour()
 
     # ---- plumbing ----
+    def _lookup_connection(self) -> Any:
+        try:
+            return self.get_connection(self.hopsworks_conn_id)
+        except AirflowException:  # AirflowNotFoundException
+            raise HopsworksError(
+                f"There is no Airflow connection {self.hopsworks_conn_id!r}. Add one under Admin → Connections "
+                "with type “Hopsworks”: host, port, and an API key (scopes JOB and PROJECT) as password.",
+                kind=Failure.CONFIG,
+            ) from None
+
     def get_conn(self) -> requests.Session:
         """One ``requests.Session`` per hook: connections are pooled and reused."""
         if self._session is None:
-            conn = self._connection or self.get_connection(self.hopsworks_conn_id)
+            conn = self._connection or self._lookup_connection()
             self._connection = conn
             self._endpoint = endpoint_from_connection(conn)
             key = self._override_key or conn.password
             if not key:
                 raise HopsworksError(
-                    f"Hopsworks connection {self.hopsworks_conn_id!r} has no API key (password field)"
+                    f"Hopsworks connection {self.hopsworks_conn_id!r} has no API key (password field)",
+                    kind=Failure.CONFIG,
                 )
             mask_secret(key)
             session = requests.Session()
@@ -292,13 +275,16 @@ class HopsworksHook(BaseHook):
                 verify=self.endpoint.verify,
             )
         except requests.exceptions.RetryError as err:  # retries exhausted on a retryable status
-            raise HopsworksError(f"Hopsworks {method} {path} kept failing after retries: {err}") from None
+            raise HopsworksError(
+                f"Hopsworks {method} {path} kept failing after retries: {err}", kind=Failure.UNREACHABLE
+            ) from None
         except requests.exceptions.Timeout:
             raise self._timeout_error(method, path) from None
         except requests.exceptions.SSLError as err:
             raise HopsworksError(
                 f"TLS error talking to {self.endpoint.root}: {err.__class__.__name__}. Set a CA bundle "
-                "in the connection's extras, or (not recommended) verify_ssl=false"
+                "in the connection's extras, or (not recommended) verify_ssl=false",
+                kind=Failure.CONFIG,
             ) from None
         except requests.exceptions.ConnectionError as err:
             # urllib3 reports a read timeout that exhausted the retries as a connection error.
@@ -308,7 +294,9 @@ class HopsworksHook(BaseHook):
                 reason, NewConnectionError
             ):
                 raise self._timeout_error(method, path) from None
-            raise HopsworksError(f"Could not reach Hopsworks at {self.endpoint.root}") from None
+            raise HopsworksError(
+                f"Could not reach Hopsworks at {self.endpoint.root}", kind=Failure.UNREACHABLE
+            ) from None
         if response.status_code >= 400:
             raise self._error(method, path, response)
         if not expect_json:
@@ -320,12 +308,13 @@ class HopsworksHook(BaseHook):
         except ValueError:
             raise HopsworksError(
                 f"Hopsworks {method} {path} answered {response.status_code} with a non-JSON body",
-                status=response.status_code,
+                http_status=response.status_code,
             ) from None
 
     def _timeout_error(self, method: str, path: str) -> HopsworksError:
         return HopsworksError(
-            f"Hopsworks at {self.endpoint.root} did not answer {method} {path} within {self.endpoint.timeout:g} s"
+            f"Hopsworks at {self.endpoint.root} did not answer {method} {path} within {self.endpoint.timeout:g} s",
+            kind=Failure.TIMEOUT,
         )
 
     @staticmethod
@@ -342,7 +331,7 @@ class HopsworksHook(BaseHook):
             detail += f" — {usr}"
         return HopsworksError(
             f"Hopsworks {method} {path} failed with HTTP {response.status_code}: {detail}",
-            status=response.status_code,
+            http_status=response.status_code,
             error_code=code,
             error_msg=msg,
             usr_msg=usr,
@@ -508,8 +497,29 @@ class HopsworksHook(BaseHook):
             rows = self.get_project_rows()
         except HopsworksError as err:
             return False, str(err)
-        except AirflowException as err:
-            return False, str(err)
         user = (rows[0].get("user") or {}).get("username") if rows else None
         who = f" as {user}" if user else ""
         return True, f"Connected to Hopsworks{who}; the API key sees {len(rows)} project(s)"
+
+
+_service_hooks: dict[str, tuple[float, HopsworksHook]] = {}
+_service_lock = threading.Lock()
+
+
+def service_hook() -> HopsworksHook:
+    """The pages' shared hook on the service connection (``[hopsworks] conn_id``).
+
+    One per process for ``[hopsworks] service_hook_ttl_s`` (60 s) at a time: its pooled HTTP
+    connections are reused across page views (a new TCP/TLS connection and connection lookup per page
+    would cost more than the Hopsworks call itself), and a changed connection is picked up in time.
+    """
+    conn_id = settings.conn_id()
+    now = time.monotonic()
+    with _service_lock:
+        cached = _service_hooks.get(conn_id)
+        if cached and now - cached[0] < settings.service_hook_ttl_s():
+            return cached[1]
+        hook = HopsworksHook(conn_id)
+        _service_hooks[conn_id] = (now, hook)
+    # A replaced hook is not closed: another thread may still be using it; its pool is garbage-collected.
+    return hook

@@ -6,12 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hopsworks_ui_plugin.compat import AirflowException, BaseOperator, conf_getboolean
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.states import Outcome, outcome
 from hopsworks_ui_plugin.task_support import HopsworksTaskMixin
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from hopsworks_ui_plugin.version_compat import AirflowException, BaseOperator, conf_getboolean
 
 
 class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):

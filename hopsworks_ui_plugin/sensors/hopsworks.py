@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hopsworks_ui_plugin.compat import AirflowException, BaseSensorOperator, conf_getboolean
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
 from hopsworks_ui_plugin.states import Outcome, is_final, outcome
 from hopsworks_ui_plugin.task_support import HopsworksTaskMixin
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from hopsworks_ui_plugin.version_compat import AirflowException, BaseSensorOperator, conf_getboolean
 
 
 class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):

@@ -7,9 +7,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from hopsworks_ui_plugin.compat import BaseHook, BaseTrigger, TriggerEvent
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.states import Outcome, outcome
+from hopsworks_ui_plugin.version_compat import BaseHook, BaseTrigger, TriggerEvent
 
 
 class HopsworksExecutionTrigger(BaseTrigger):

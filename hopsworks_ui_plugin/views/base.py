@@ -1,18 +1,29 @@
-"""Shared plumbing of the plugin's Flask AppBuilder views: templates, the user, error pages."""
+"""The FAB edge of the plugin: templates, the user, one error-to-page mapping, permission decorators.
+
+Handlers stay thin: a permission decorator resolves and checks who may do what (the rules live in
+:mod:`hopsworks_ui_plugin.access`) before the handler runs, the handler calls the core and renders,
+and any :class:`~hopsworks_ui_plugin.errors.PluginError` it raises becomes a page (or JSON) with the
+error's status, title and message, through the one error handler registered on every view's blueprint.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
+import functools
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import request
+from flask import jsonify, redirect, request
 from flask_appbuilder import BaseView
 
-from hopsworks_ui_plugin.compat import conf_get
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
-from hopsworks_ui_plugin.webauth import current_user, is_admin, username_of
+from hopsworks_ui_plugin import access
+from hopsworks_ui_plugin.errors import Forbidden, PluginError
+from hopsworks_ui_plugin.hooks.hopsworks import service_hook
+from hopsworks_ui_plugin.webauth import current_user, login_url
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def resource_dir(name: str) -> str:
@@ -27,73 +38,104 @@ TEMPLATE_FOLDER = resource_dir("templates")
 STATIC_FOLDER = resource_dir("static")
 
 
-def service_conn_id() -> str:
-    """The Hopsworks connection the web pages use (``[hopsworks] conn_id``)."""
-    return str(conf_get("hopsworks", "conn_id", HopsworksHook.default_conn_name))
+def request_user() -> Any:
+    return current_user()
 
 
-_SERVICE_HOOK_TTL_S = 60.0
-_service_hooks: dict[str, tuple[float, HopsworksHook]] = {}
-_service_lock = threading.Lock()
+def request_username() -> str:
+    return access.username_of(current_user())
 
 
-def service_hook() -> HopsworksHook:
-    """The pages' shared hook on the service connection.
+def request_is_admin() -> bool:
+    return access.is_admin(current_user())
 
-    One per process for a minute at a time: its pooled HTTP connections are reused across page
-    views (a new TCP/TLS connection and connection lookup per page would cost more than the
-    Hopsworks call itself), and a changed connection is picked up within a minute.
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+# --- permission decorators: resolve and check before the handler runs ---------------------------
+
+
+def login_required(view: F) -> F:
+    """Anonymous visitors go to Airflow's login page."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(login_url())
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def admin_only(view: F) -> F:
+    """Airflow admins only (``[hopsworks] admin_roles``); others get a 403 page."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not request_is_admin():
+            raise Forbidden("This page is for Airflow admins.", title="Admins only")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def project_member(*, operate: str | None = None) -> Callable[[F], F]:
+    """The user must see project ``project_id`` (a member, or an admin); the handler gets
+    ``grant=`` (:class:`~hopsworks_ui_plugin.access.ProjectAccess`) instead of ``project_id``.
+
+    ``operate="launch jobs"`` also requires the right to change things in the project, and names
+    the action in the refusal.
     """
-    conn_id = service_conn_id()
-    now = time.monotonic()
-    with _service_lock:
-        cached = _service_hooks.get(conn_id)
-        if cached and now - cached[0] < _SERVICE_HOOK_TTL_S:
-            return cached[1]
-        hook = HopsworksHook(conn_id)
-        _service_hooks[conn_id] = (now, hook)
-    # A replaced hook is not closed: another thread may still be using it; its pool is garbage-collected.
-    return hook
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args: Any, project_id: int, **kwargs: Any) -> Any:
+            grant = access.project_access(service_hook(), request_username(), request_is_admin(), project_id)
+            if operate:
+                access.require_operator(grant, operate)
+            return view(*args, grant=grant, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# --- the base view -------------------------------------------------------------------------------
 
 
 class HopsworksBaseView(BaseView):
-    """Base of every plugin page: renders our templates with the user in context, and turns
-    Hopsworks failures into a page with a message and the right status, never a traceback."""
+    """Base of every plugin page: our templates with the user in context, and every
+    :class:`PluginError` answered as a page with its status, never a traceback."""
 
     template_folder = TEMPLATE_FOLDER
     default_view = "index"
 
-    # Plain functions, not properties: FAB inspects every attribute of a view at registration,
-    # outside any request.
-    @staticmethod
-    def request_user() -> Any:
-        return current_user()
-
-    @staticmethod
-    def request_username() -> str:
-        return username_of(current_user())
-
-    @staticmethod
-    def request_is_admin() -> bool:
-        return is_admin(current_user())
+    def create_blueprint(self, appbuilder: Any, endpoint: str | None = None, static_folder: str | None = None) -> Any:
+        blueprint = super().create_blueprint(appbuilder, endpoint=endpoint, static_folder=static_folder)
+        blueprint.register_error_handler(PluginError, self.error_response)
+        return blueprint
 
     def page(self, template: str, http_status: int = 200, **context: Any) -> tuple[str, int]:
-        context.setdefault("hw_user", self.request_username())
-        context.setdefault("hw_admin", self.request_is_admin())
+        context.setdefault("hw_user", request_username())
+        context.setdefault("hw_admin", request_is_admin())
         return self.render_template(template, **context), http_status
 
-    def error_page(self, status: int, title: str, message: str) -> tuple[str, int]:
-        return self.page("hopsworks/error.html", http_status=status, title=title, message=message)
+    def error_response(self, err: PluginError) -> Any:
+        """The one mapping from errors to answers: JSON for API callers, else the error page."""
+        if err.status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, err)
+        if wants_json():
+            return jsonify({"status": err.status, "title": err.title, "message": err.message}), err.status
+        return self.page("hopsworks/error.html", http_status=err.status, title=err.title, message=err.message,
+                         back_url=err.back)
 
-    def hopsworks_error_page(self, err: HopsworksError, what: str) -> tuple[str, int]:
-        """A Hopsworks failure as a page: unreachable/timeout → 502/504, 404 → 404, 403 → 403."""
-        if err.unreachable:
-            status = 504 if "did not answer" in str(err) else 502
-            return self.error_page(status, "Hopsworks is not available", f"{what}: {err}")
-        if err.status in (401, 403, 404):
-            return self.error_page(int(err.status or 502), f"{what}", str(err.error_msg or err))
-        return self.error_page(502, "Hopsworks answered with an error", f"{what}: {err}")
+    # TRANSITIONAL (removed when the views raise PluginError instead of building error pages).
+    def error_page(self, status: int, title: str, message: str) -> Any:
+        return self.error_response(PluginError(message, status=status, title=title))
 
-    @staticmethod
-    def wants_json() -> bool:
-        return request.accept_mimetypes.best == "application/json"
+    def hopsworks_error_page(self, err: PluginError, what: str) -> Any:
+        return self.error_response(err)

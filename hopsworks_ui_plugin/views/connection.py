@@ -6,10 +6,14 @@ from typing import Any
 
 from flask_appbuilder import expose
 
-from hopsworks_ui_plugin.compat import AirflowException
+from hopsworks_ui_plugin import settings
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
-from hopsworks_ui_plugin.views.base import HopsworksBaseView, service_conn_id
-from hopsworks_ui_plugin.webauth import login_required
+from hopsworks_ui_plugin.version_compat import AirflowException
+from hopsworks_ui_plugin.views.base import (
+    HopsworksBaseView,
+    login_required,
+    request_is_admin,
+)
 
 
 def connection_status(conn_id: str) -> dict[str, Any]:
@@ -50,8 +54,8 @@ class HopsworksConnectionView(HopsworksBaseView):
     @expose("/")
     @login_required
     def index(self) -> Any:
-        if not self.request_is_admin():
+        if not request_is_admin():
             return self.error_page(
                 403, "Admins only", "The Hopsworks connection page is for Airflow admins."
             )
-        return self.page("hopsworks/connection.html", status=connection_status(service_conn_id()))
+        return self.page("hopsworks/connection.html", status=connection_status(settings.conn_id()))

@@ -23,12 +23,17 @@ from werkzeug.datastructures import FileStorage
 from wtforms import HiddenField
 
 from hopsworks_ui_plugin import dag_files
-from hopsworks_ui_plugin.access import AccessDenied, ProjectAccess, project_access, visible_projects
-from hopsworks_ui_plugin.compat import conf_get, conf_getboolean
+from hopsworks_ui_plugin.access import ProjectAccess, project_access, visible_projects
 from hopsworks_ui_plugin.dag_files import DagFileError
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError
-from hopsworks_ui_plugin.views.base import HopsworksBaseView, service_hook
-from hopsworks_ui_plugin.webauth import login_required
+from hopsworks_ui_plugin.errors import PluginError
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, service_hook
+from hopsworks_ui_plugin.version_compat import conf_get, conf_getboolean
+from hopsworks_ui_plugin.views.base import (
+    HopsworksBaseView,
+    login_required,
+    request_is_admin,
+    request_username,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,9 +88,9 @@ def _guarded(view: F) -> F:
         except _Refused as err:
             return self.page("hopsworks/error.html", http_status=err.status, title=err.title,
                              message=err.message, back_url=err.back)
-        except AccessDenied as err:
+        except PluginError as err:
             title = "Not a member of this project" if err.status == 403 else "Project not found"
-            return self.page("hopsworks/error.html", http_status=err.status, title=title, message=err.reason,
+            return self.page("hopsworks/error.html", http_status=err.status, title=title, message=err.message,
                              back_url=url_for("HopsworksDagFilesView.index"))
         except HopsworksError as err:
             return self.hopsworks_error_page(err, "Checking your project membership")
@@ -106,8 +111,8 @@ class HopsworksDagFilesView(HopsworksBaseView):
 
     def _project(self, project_id: int, operate: bool = False) -> tuple[ProjectAccess, Path]:
         """Membership first (403/404), then the project's folder."""
-        username = self.request_username()
-        access = project_access(service_hook(), username, self.request_is_admin(), project_id)
+        username = request_username()
+        access = project_access(service_hook(), username, request_is_admin(), project_id)
         if operate and not access.can_operate:
             raise _Refused(
                 403,
@@ -172,7 +177,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
             checked = dag_files.check_source(name, data)
         except DagFileError as err:
             return FileResult(name, "rejected", err.message, err.status), b""
-        refusal, warnings = dag_files.owner_verdict(checked, self.request_username(), self.request_is_admin())
+        refusal, warnings = dag_files.owner_verdict(checked, request_username(), request_is_admin())
         owners = sorted(checked.owners.owners)
         if refusal:
             return FileResult(name, "rejected", refusal, 403, len(data), owners, warnings), b""
@@ -209,7 +214,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @login_required
     @_guarded
     def index(self) -> Any:
-        username, admin = self.request_username(), self.request_is_admin()
+        username, admin = request_username(), request_is_admin()
         projects = []
         for project, role in visible_projects(service_hook(), username, admin):
             try:
@@ -300,7 +305,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
                 # Everything is checked again: the confirmation itself is not trusted.
                 checked = dag_files.check_source(name, dag_files.read_staged(directory, token))
                 refusal, warnings = dag_files.owner_verdict(
-                    checked, self.request_username(), self.request_is_admin()
+                    checked, request_username(), request_is_admin()
                 )
                 if refusal:
                     dag_files.discard_staged(directory, token)

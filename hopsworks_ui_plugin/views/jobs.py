@@ -20,10 +20,15 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import Length, Optional
 
 from hopsworks_ui_plugin import formatting, states
-from hopsworks_ui_plugin.access import AccessDenied, ProjectAccess, project_access, visible_projects
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
-from hopsworks_ui_plugin.views.base import HopsworksBaseView, service_hook
-from hopsworks_ui_plugin.webauth import login_required
+from hopsworks_ui_plugin.access import ProjectAccess, project_access, visible_projects
+from hopsworks_ui_plugin.errors import Forbidden, NotFound, PluginError
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook, service_hook
+from hopsworks_ui_plugin.views.base import (
+    HopsworksBaseView,
+    login_required,
+    request_is_admin,
+    request_username,
+)
 
 EP = "HopsworksProjectsView"
 #: Column key in our URLs -> Hopsworks ``sort_by`` field of ``GET /jobs``, and its natural first order.
@@ -156,9 +161,9 @@ def guarded(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def wrapper(self: HopsworksProjectsView, *args: Any, **kwargs: Any) -> Any:
             try:
                 return view(self, *args, **kwargs)
-            except AccessDenied as err:
+            except PluginError as err:
                 title = "Not allowed" if err.status == 403 else "Not found"
-                return self.page("hopsworks/error.html", http_status=err.status, title=title, message=err.reason,
+                return self.page("hopsworks/error.html", http_status=err.status, title=title, message=err.message,
                                  back_url=url_for(f"{EP}.index"))
             except BadInput as err:
                 return self.error_page(400, "Bad request", str(err))
@@ -179,15 +184,14 @@ class HopsworksProjectsView(HopsworksBaseView):
         return super().page(template, http_status, **context)
 
     def _access(self, hook: HopsworksHook, project_id: int) -> ProjectAccess:
-        return project_access(hook, self.request_username(), self.request_is_admin(), project_id)
+        return project_access(hook, request_username(), request_is_admin(), project_id)
 
     def _job_or_404(self, hook: HopsworksHook, access: ProjectAccess, job_name: str) -> dict[str, Any]:
         try:
             return hook.get_job(job_name, access.project.id)
         except HopsworksError as err:
             if err.status == 404:
-                raise AccessDenied(
-                    404, f"Project {access.project.name!r} has no job named {job_name!r}."
+                raise NotFound(f"Project {access.project.name!r} has no job named {job_name!r}."
                 ) from None
             raise
 
@@ -200,13 +204,11 @@ class HopsworksProjectsView(HopsworksBaseView):
             if err.status not in (403, 404):  # 403 130026: the execution belongs to another job
                 raise
             self._job_or_404(hook, access, job_name)
-            raise AccessDenied(404, f"Job {job_name!r} has no execution {execution_id}.") from None
+            raise NotFound(f"Job {job_name!r} has no execution {execution_id}.") from None
 
     def _require_operator(self, access: ProjectAccess, action: str) -> None:
         if not access.can_operate:
-            raise AccessDenied(
-                403,
-                f"Only Data owners and Data scientists of project {access.project.name!r} may {action}; "
+            raise Forbidden(f"Only Data owners and Data scientists of project {access.project.name!r} may {action}; "
                 f"your role is {access.role or 'none'}.",
             )
 
@@ -216,7 +218,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     def index(self) -> Any:
         hook = service_hook()
         rows = []
-        for project, role in visible_projects(hook, self.request_username(), self.request_is_admin()):
+        for project, role in visible_projects(hook, request_username(), request_is_admin()):
             try:
                 jobs, problem = hook.get_jobs(project.id, limit=1, with_latest_execution=False)[0], ""
             except HopsworksError as err:

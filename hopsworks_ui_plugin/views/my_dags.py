@@ -21,10 +21,16 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
 from hopsworks_ui_plugin import access, dag_files, dag_query
-from hopsworks_ui_plugin.compat import get_auth_manager
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError
-from hopsworks_ui_plugin.views.base import HopsworksBaseView, service_hook
-from hopsworks_ui_plugin.webauth import login_required
+from hopsworks_ui_plugin.errors import PluginError
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, service_hook
+from hopsworks_ui_plugin.version_compat import get_auth_manager
+from hopsworks_ui_plugin.views.base import (
+    HopsworksBaseView,
+    login_required,
+    request_is_admin,
+    request_user,
+    request_username,
+)
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -103,7 +109,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
     @expose("/")
     @login_required
     def index(self) -> Any:
-        username, admin = self.request_username(), self.request_is_admin()
+        username, admin = request_username(), request_is_admin()
         if not self._may_list_dags():
             return self.error_page(403, "My DAGs", "Your Airflow role does not allow reading DAGs.")
         try:
@@ -130,8 +136,8 @@ class HopsworksMyDagsView(HopsworksBaseView):
                 try:
                     grant = access.project_access(service_hook(), username, admin, params["project"])
                     folders = (dag_files.project_folder_name(grant.project.id, grant.project.name),)
-                except access.AccessDenied as err:
-                    return self.error_page(err.status, "My DAGs", err.reason)
+                except PluginError as err:
+                    return self.error_page(err.status, "My DAGs", err.message)
                 except ValueError as err:
                     return self.error_page(400, "My DAGs", str(err))
                 except HopsworksError as err:
@@ -236,7 +242,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
 
     def _may_list_dags(self) -> bool:
         try:
-            return bool(get_auth_manager().is_authorized_dag(method="GET", user=self.request_user()))
+            return bool(get_auth_manager().is_authorized_dag(method="GET", user=request_user()))
         except Exception:  # pragma: no cover - auth managers that need details
             return True
 
@@ -259,9 +265,9 @@ class HopsworksMyDagsView(HopsworksBaseView):
         if refusal is not None:
             return refusal
         try:
-            dag_query.set_paused(dag_id, paused, self.request_username())
+            dag_query.set_paused(dag_id, paused, request_username())
         except dag_query.ActionError as err:
-            return self.error_page(err.status, f"Could not {verb} {dag_id}", err.reason)
+            return self.error_page(err.status, f"Could not {verb} {dag_id}", err.message)
         flash(f"DAG {dag_id} is {'paused' if paused else 'active (unpaused)'}.", "info")
         return redirect(self._next_url(form))
 
@@ -277,9 +283,9 @@ class HopsworksMyDagsView(HopsworksBaseView):
         if refusal is not None:
             return refusal
         try:
-            run_id = dag_query.trigger_run(dag_id, self.request_username())
+            run_id = dag_query.trigger_run(dag_id, request_username())
         except dag_query.ActionError as err:
-            return self.error_page(err.status, f"Could not trigger {dag_id}", err.reason)
+            return self.error_page(err.status, f"Could not trigger {dag_id}", err.message)
         flash(f"Triggered DAG {dag_id}: run {run_id} is queued.", "info")
         return redirect(self._next_url(form))
 
@@ -288,7 +294,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
 
         Allowed: Airflow admins, and the DAG's owners — in both cases only if the configured auth
         manager also allows it (FAB role permissions; HopsworksAuthManager's rule)."""
-        username, admin = self.request_username(), self.request_is_admin()
+        username, admin = request_username(), request_is_admin()
         ref = dag_query.dag_ref(dag_id)
         if ref is None:
             return self.error_page(404, f"Cannot {verb} {dag_id}", f"There is no DAG {dag_id!r}.")
@@ -305,7 +311,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
             method=method,
             access_entity=DagAccessEntity.RUN if run else None,
             details=DagDetails(id=dag_id),
-            user=self.request_user(),
+            user=request_user(),
         )
         if not allowed:
             return self.error_page(
