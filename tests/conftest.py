@@ -211,3 +211,59 @@ def screenshot(page: Any, name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
     return target
+
+
+# --- in-process page client: the real /pluginsv2 Flask app, no api-server ------------------------
+
+
+@pytest.fixture(scope="session")
+def plugin_app(airflow_db: Path, hopsworks: FakeHopsworks) -> Any:
+    """Airflow 3's ``/pluginsv2`` Flask app (FAB, with this plugin), built in this process.
+
+    Page tests use it through :func:`web`: the same views, templates, CSRF and JWT login as behind
+    the api-server, without a subprocess and an HTTP hop. Real-server tests stay for what crosses
+    apps (the login across ``/auth`` and ``/pluginsv2``, the auth manager, browsers).
+    """
+    from airflow.providers.fab.www.app import create_app
+
+    return create_app(enable_plugins=True)
+
+
+class PageClient:
+    """A logged-in user of the in-process app: ``get``/``post`` take paths below ``/hopsworks/``."""
+
+    def __init__(self, app: Any, username: str | None) -> None:
+        self.app = app
+        self.username = username
+        self.client = app.test_client()
+        if username:
+            from airflow.api_fastapi.app import get_auth_manager
+
+            with app.app_context():
+                user = app.appbuilder.sm.find_user(username=username)
+                assert user is not None, f"no Airflow user {username}"
+                self.client.set_cookie("_token", get_auth_manager().generate_jwt(user))
+
+    @staticmethod
+    def path(path: str) -> str:
+        return path if path.startswith("/") else f"/hopsworks/{path}"
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(self.path(path), **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.client.post(self.path(path), **kwargs)
+
+    def csrf(self, path: str) -> str:
+        """A CSRF token from a form on ``path`` (a GET of this user's session)."""
+        return csrf_token(self.get(path).get_data(as_text=True))
+
+
+@pytest.fixture()
+def web(plugin_app: Any, hw: FakeHopsworks) -> Any:
+    """``web("alice")`` -> :class:`PageClient` for that user (``web(None)``: anonymous), with fresh
+    membership caches so each test sees the fake's current teams."""
+    from hopsworks_ui_plugin import access
+
+    access.MEMBERSHIPS.clear()
+    return lambda username: PageClient(plugin_app, username)
