@@ -69,7 +69,7 @@ def owns_dag(owners: str | Iterable[str] | None, username: str | None) -> bool:
     Exact token of the comma-separated owners, ignoring spaces and case: ``"alice, bob"`` and
     ``"alice,bob"`` belong to alice and bob, ``"Alice"`` to alice (Airflow's ``?owners=`` filter
     and FAB's username lookup are case-insensitive), ``"alice2"`` not to alice. The SQL twin is
-    :func:`hopsworks_ui_plugin.dag_query.owner_clause`; keep them identical.
+    :func:`hopsworks_ui_plugin.metadb.owner_clause`; keep them identical.
     """
     key = (username or "").replace(" ", "").lower()
     if not key or "," in key:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from airflow.utils.session import NEW_SESSION, provide_session
 
-from hopsworks_ui_plugin import access, dag_files, dag_query, settings
+from hopsworks_ui_plugin import access, dag_files, metadb, settings
 from hopsworks_ui_plugin.access import is_admin, username_of
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class HopsworksAuthManager(FabAuthManager):
       filters use for DAGs, DAG runs, task instances, XComs, event logs, import errors, sources.
     * A DAG id that does not exist is refused (403) rather than found missing, for non-admins.
 
-    The owners/files of DAG ids are read with one SQL query per call (:mod:`hopsworks_ui_plugin.dag_query`),
+    The owners/files of DAG ids are read with one SQL query per call (:mod:`hopsworks_ui_plugin.metadb`),
     never per DAG. Everything that is not about DAGs behaves as FabAuthManager.
     """
 
@@ -117,7 +117,7 @@ class HopsworksAuthManager(FabAuthManager):
     @staticmethod
     def _allowed_ids(user: Any, dag_ids: Iterable[str] | None, session: Session | None = None) -> set[str]:
         username = username_of(user)
-        return dag_query.visible_dag_ids(username, member_project_folders(username), dag_ids, session=session)
+        return metadb.visible_dag_ids(username, member_project_folders(username), dag_ids, session=session)
 
     # --- single checks --------------------------------------------------------------------
 

@@ -144,12 +144,12 @@ def test_api_dag_list_holds_exactly_the_users_dags(api, username):
 
 @pytest.mark.parametrize("username", ["alice", "dave"])
 def test_unfiltered_api_list_holds_nothing_the_rule_refuses(api, username):
-    from hopsworks_ui_plugin import dag_query
+    from hopsworks_ui_plugin import metadb
 
     response = api(username).call("GET", "/dags", params={"limit": 1000})
     assert response.status_code == 200
     listed = {d["dag_id"] for d in response.json()["dags"]}
-    refs = dag_query.dag_refs(listed)
+    refs = metadb.dag_refs(listed)
     assert all(rule_allows(username, refs[d].owners, refs[d].fileloc) for d in listed), listed
     assert response.json()["total_entries"] == len(listed)
 
@@ -171,7 +171,7 @@ def admin_run(api, dag_id: str) -> str:
 
 
 def test_other_users_dag_is_refused_everywhere(api):
-    from hopsworks_ui_plugin import dag_query
+    from hopsworks_ui_plugin import metadb
 
     run_id = admin_run(api, "mdt_bob_report")
     alice = api("alice")
@@ -189,7 +189,7 @@ def test_other_users_dag_is_refused_everywhere(api):
         "stranger": api("dave").call("GET", "/dags/mdt_shared"),
     }
     assert {name: r.status_code for name, r in refused.items()} == {name: 403 for name in refused}
-    assert dag_query.dag_ref("mdt_bob_report").is_paused is True
+    assert metadb.dag_ref("mdt_bob_report").is_paused is True
     runs = api("admin").call("GET", "/dags/mdt_bob_report/dagRuns").json()["dag_runs"]
     assert [r["dag_run_id"] for r in runs] == [run_id]  # alice's trigger created nothing
 
@@ -206,7 +206,7 @@ def test_cross_dag_lists_leave_out_other_users_runs(api):
 
 
 def test_owner_and_project_member_may_act(api):
-    from hopsworks_ui_plugin import dag_query
+    from hopsworks_ui_plugin import metadb
 
     alice = api("alice")
     assert alice.call("GET", "/dags/mdt_caps").status_code == 200  # owner "Alice"
@@ -218,7 +218,7 @@ def test_owner_and_project_member_may_act(api):
     log = alice.call("GET", f"/dags/mdt_shared/dagRuns/{run_id}/taskInstances/t0/logs/1")
     assert log.status_code != 403
     pause = alice.call("PATCH", "/dags/mdt_demo_fs_bob", json={"is_paused": False})
-    assert pause.status_code == 200 and dag_query.dag_ref("mdt_demo_fs_bob").is_paused is False
+    assert pause.status_code == 200 and metadb.dag_ref("mdt_demo_fs_bob").is_paused is False
     assert alice.call("PATCH", "/dags/mdt_demo_fs_bob", json={"is_paused": True}).status_code == 200
     assert api("admin").call("GET", "/dags/mdt_bob_report").status_code == 200
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 
 PREFIX = "mdt_"
 
@@ -157,10 +157,10 @@ def my_dags(airflow_server, session, **params):
 
 
 def test_owner_match_is_an_exact_token_ignoring_case_and_spaces(scenario):
-    from hopsworks_ui_plugin import access, dag_query
+    from hopsworks_ui_plugin import access, metadb
 
     def ids(owner):
-        page = dag_query.list_dags(dag_query.DagQuery(owner=owner, search=PREFIX, limit=200))
+        page = metadb.list_dags(metadb.DagQuery(owner=owner, search=PREFIX, limit=200))
         return {r.dag_id for r in page.rows}
 
     assert ids("alice") == PAGE_EXPECTED["alice"]
@@ -170,7 +170,7 @@ def test_owner_match_is_an_exact_token_ignoring_case_and_spaces(scenario):
     assert ids("al_ce") == set() and ids("%") == set() and ids("alic%") == set() and ids("") == set()
     assert ids("alice,bob") == set()
     # The Python rule agrees with the SQL one on every listed scenario DAG.
-    refs = dag_query.dag_refs(set(SCENARIO_DAGS) - {STALE})
+    refs = metadb.dag_refs(set(SCENARIO_DAGS) - {STALE})
     for user in ("alice", "Alice", "bob", "carol", "dave", "alice2", "airflow"):
         owned = ids(user)
         assert {d for d, ref in refs.items() if access.owns_dag(ref.owners, user)} == owned, user
@@ -180,7 +180,7 @@ def test_a_page_costs_one_count_one_page_query_and_one_last_run_lookup(scenario)
     from airflow import settings
     from sqlalchemy import event
 
-    from hopsworks_ui_plugin import dag_query
+    from hopsworks_ui_plugin import metadb
 
     statements: list[str] = []
 
@@ -190,8 +190,8 @@ def test_a_page_costs_one_count_one_page_query_and_one_last_run_lookup(scenario)
 
     event.listen(settings.engine, "before_cursor_execute", record)
     try:
-        page = dag_query.list_dags(
-            dag_query.DagQuery(search=PREFIX, sort="last_run", descending=True, limit=3)
+        page = metadb.list_dags(
+            metadb.DagQuery(search=PREFIX, sort="last_run", descending=True, limit=3)
         )
     finally:
         event.remove(settings.engine, "before_cursor_execute", record)
@@ -202,17 +202,17 @@ def test_a_page_costs_one_count_one_page_query_and_one_last_run_lookup(scenario)
 
 
 def test_pages_and_sorting_happen_in_sql(scenario):
-    from hopsworks_ui_plugin import dag_query
+    from hopsworks_ui_plugin import metadb
 
     everything = sorted(PAGE_EXPECTED["admin"])
     seen = []
     for offset in range(0, len(everything), 5):
-        page = dag_query.list_dags(dag_query.DagQuery(search=PREFIX, offset=offset, limit=5))
+        page = metadb.list_dags(metadb.DagQuery(search=PREFIX, offset=offset, limit=5))
         seen += [r.dag_id for r in page.rows]
     assert seen == everything
-    desc = dag_query.list_dags(dag_query.DagQuery(search=PREFIX, descending=True, limit=200))
+    desc = metadb.list_dags(metadb.DagQuery(search=PREFIX, descending=True, limit=200))
     assert [r.dag_id for r in desc.rows] == everything[::-1]
-    by_next = dag_query.list_dags(dag_query.DagQuery(search=PREFIX, sort="next_run", limit=200))
+    by_next = metadb.list_dags(metadb.DagQuery(search=PREFIX, sort="next_run", limit=200))
     assert by_next.rows[0].dag_id == "mdt_alice_daily" and by_next.rows[0].next_run is not None
     assert all(r.next_run is None for r in by_next.rows[1:]), "DAGs without a next run sort last"
 
@@ -233,11 +233,11 @@ def test_each_user_sees_exactly_their_dags(airflow_server, sessions, username):
 
 
 def test_unfiltered_page_holds_only_the_users_dags(airflow_server, sessions):
-    from hopsworks_ui_plugin import access, dag_query
+    from hopsworks_ui_plugin import access, metadb
 
     listed = page_ids(my_dags(airflow_server, sessions("alice")).text)
     assert PAGE_EXPECTED["alice"] <= listed
-    refs = dag_query.dag_refs(listed)
+    refs = metadb.dag_refs(listed)
     assert all(access.owns_dag(refs[d].owners, "alice") for d in listed)
 
 

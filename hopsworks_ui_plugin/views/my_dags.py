@@ -1,7 +1,7 @@
 """My DAGs: the DAGs the logged-in user owns (admins: all, with an owner filter), with pause and
 trigger actions.
 
-The listing runs in the metadata DB (:mod:`hopsworks_ui_plugin.dag_query`): one COUNT, one page
+The listing runs in the metadata DB (:mod:`hopsworks_ui_plugin.metadb`): one COUNT, one page
 query, one last-run lookup. Ownership is :func:`hopsworks_ui_plugin.access.owns_dag` (exact
 owner token, ignoring case and spaces). Unlike the opt-in auth manager, this page is owner-only:
 membership of the project whose folder holds a DAG does not make it "mine".
@@ -20,7 +20,7 @@ from flask_appbuilder import expose
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from hopsworks_ui_plugin import access, dag_files, dag_query
+from hopsworks_ui_plugin import access, dag_files, metadb
 from hopsworks_ui_plugin.errors import PluginError
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, service_hook
 from hopsworks_ui_plugin.version_compat import get_auth_manager
@@ -143,7 +143,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
                 except HopsworksError as err:
                     return self.hopsworks_error_page(err, "Looking up the project")
 
-        query = dag_query.DagQuery(
+        query = metadb.DagQuery(
             owner=params["owner"],
             search=params["q"],
             folders=folders,
@@ -153,7 +153,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
             offset=(params["page"] - 1) * params["per_page"],
             limit=params["per_page"],
         )
-        result = dag_query.list_dags(query)
+        result = metadb.list_dags(query)
         pages = max(1, math.ceil(result.total / params["per_page"]))
         for row in result.rows:
             row.project = dag_files.project_of_file(row.fileloc, projects) if projects else None
@@ -165,7 +165,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
             params=params,
             pages=pages,
             project_choices=choices,
-            owner_choices=dag_query.owner_choices() if admin else [],
+            owner_choices=metadb.owner_choices() if admin else [],
             hopsworks_problem=hopsworks_problem,
             notices=notices,
             form=DagActionForm(next=self._list_url(params)),
@@ -265,8 +265,8 @@ class HopsworksMyDagsView(HopsworksBaseView):
         if refusal is not None:
             return refusal
         try:
-            dag_query.set_paused(dag_id, paused, request_username())
-        except dag_query.ActionError as err:
+            metadb.set_paused(dag_id, paused, request_username())
+        except metadb.ActionError as err:
             return self.error_page(err.status, f"Could not {verb} {dag_id}", err.message)
         flash(f"DAG {dag_id} is {'paused' if paused else 'active (unpaused)'}.", "info")
         return redirect(self._next_url(form))
@@ -283,8 +283,8 @@ class HopsworksMyDagsView(HopsworksBaseView):
         if refusal is not None:
             return refusal
         try:
-            run_id = dag_query.trigger_run(dag_id, request_username())
-        except dag_query.ActionError as err:
+            run_id = metadb.trigger_run(dag_id, request_username())
+        except metadb.ActionError as err:
             return self.error_page(err.status, f"Could not trigger {dag_id}", err.message)
         flash(f"Triggered DAG {dag_id}: run {run_id} is queued.", "info")
         return redirect(self._next_url(form))
@@ -295,7 +295,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
         Allowed: Airflow admins, and the DAG's owners — in both cases only if the configured auth
         manager also allows it (FAB role permissions; HopsworksAuthManager's rule)."""
         username, admin = request_username(), request_is_admin()
-        ref = dag_query.dag_ref(dag_id)
+        ref = metadb.dag_ref(dag_id)
         if ref is None:
             return self.error_page(404, f"Cannot {verb} {dag_id}", f"There is no DAG {dag_id!r}.")
         if not admin and not access.owns_dag(ref.owners, username):

@@ -37,7 +37,6 @@ from sqlalchemy import false, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from hopsworks_ui_plugin import dag_files
 from hopsworks_ui_plugin.errors import PluginError
 
 LIKE_ESCAPE = "\\"
@@ -83,6 +82,7 @@ def owner_clause(username: str | None) -> ColumnElement[bool]:
 
 def _roots() -> list[str]:
     """The DAGs folder as stored in ``fileloc``: resolved and as configured (they differ behind symlinks)."""
+    from hopsworks_ui_plugin import dag_files
     from hopsworks_ui_plugin.version_compat import conf_get
 
     roots = [str(dag_files.dags_root()), os.path.abspath(str(conf_get("core", "dags_folder")))]
