@@ -7,9 +7,7 @@ test session, shared by the in-process tests (operators, dag.test) and the api-s
 from __future__ import annotations
 
 import os
-import re
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,41 +25,31 @@ os.environ.update(
 )
 os.environ.pop("PYTHONWARNINGS", None)
 
-ARTIFACTS = Path(os.environ.get("HW_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
-
-from hopsworks_ui_plugin.fake_hopsworks import FakeHopsworks, load_seed  # noqa: E402
-
-TEST_SEED = load_seed("test")
-
-
-def seed_key(username: str, seed: dict[str, Any] = TEST_SEED) -> str:
-    """The first API key of a seed user with scopes JOB and PROJECT."""
-    for key in seed["api_keys"]:
-        if key["username"] == username and {"JOB", "PROJECT"} <= set(key.get("scopes", [])):
-            return str(key["key"])
-    raise KeyError(username)
-
-
-class ScaledClock:
-    """Real time, sped up: a 4 s fake job takes 4/speed s, so waiting tests stay fast."""
-
-    def __init__(self, speed: float = 10.0) -> None:
-        self.speed = speed
-        self._t0 = time.time()
-
-    def now(self) -> float:
-        return self._t0 + (time.time() - self._t0) * self.speed
-
-
-def connection_json(url: str, key: str, **extra: Any) -> str:
-    return devstack.hopsworks_connection_json(url, key, **{"timeout": 5, "retries": 2, "retry_backoff": 0.05, **extra})
+from hopsworks_ui_plugin.fake_hopsworks import FakeHopsworks  # noqa: E402
+from tests.support import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TEST_SEED,
+    ScaledClock,
+    browser_page_logged_in,
+    connection_json,
+    csrf_token,
+    seed_key,
+)
 
 
 @pytest.fixture(scope="session")
 def hopsworks() -> Iterator[FakeHopsworks]:
-    """The fake Hopsworks (test seed, 10x time) and ``hopsworks_default`` pointing at it."""
+    """The fake Hopsworks (test seed, 10x time) and the connections pointing at it.
+
+    Like a Hopsworks-installed Airflow: ``hopsworks_default`` (what DAGs use) holds the AGENT key of
+    the ``airflow`` service user; the pages use ``hopsworks_ui`` (``[hopsworks] conn_id``), a
+    HOPS_USER key of the ``airflow_ui`` account, since an AGENT key may not browse projects or jobs.
+    """
     server = FakeHopsworks(seed=TEST_SEED, clock=ScaledClock(10.0)).start()  # type: ignore[arg-type]
     os.environ["AIRFLOW_CONN_HOPSWORKS_DEFAULT"] = connection_json(server.url, seed_key("airflow"))
+    os.environ.update(devstack.pages_connection_env(
+        server.url, seed_key("airflow_ui"), timeout=5, retries=2, retry_backoff=0.05))
     yield server
     server.stop()
 
@@ -129,14 +117,6 @@ def user_sessions(airflow_server: AirflowServer) -> Iterator[Any]:
         session.close()
 
 
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
-    )
-    assert match, "no csrf_token in page"
-    return match.group(1)
-
-
 @pytest.fixture(scope="module")
 def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Service]:
     """A real ``airflow dag-processor`` parsing the test DAGs folder (re-scans every few seconds).
@@ -149,14 +129,6 @@ def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Se
     yield service
     service.stop()
     airflow_server.services.remove(service)
-
-
-CHROMIUM = os.environ.get("HW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 @pytest.fixture(scope="module")
@@ -176,20 +148,6 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def browser_page_logged_in(browser: Any, server_url: str, username: str, password: str | None = None) -> Any:
-    """A new browser context logged in through Airflow's login form: ``(context, page)``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{server_url}/auth/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password or username)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    assert any(c["name"] == "_token" for c in context.cookies()), f"browser login of {username} failed"
-    return context, page
-
-
 @pytest.fixture()
 def browser_login(browser: Any, airflow_server: AirflowServer) -> Iterator[Any]:
     """``browser_login("alice")`` -> a Playwright page logged in through Airflow's login form."""
@@ -203,14 +161,6 @@ def browser_login(browser: Any, airflow_server: AirflowServer) -> Iterator[Any]:
     yield login
     for context in contexts:
         context.close()
-
-
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot as a test artifact (test-artifacts/screenshots/NAME.png)."""
-    target = ARTIFACTS / "screenshots" / f"{name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target), full_page=True)
-    return target
 
 
 # --- in-process page client: the real /pluginsv2 Flask app, no api-server ------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import screenshot
+from tests.support import screenshot
 
 DEMO_FS = 119
 

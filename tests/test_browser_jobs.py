@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.conftest import screenshot
+from tests.support import screenshot
 from tests.test_web_jobs import bulk_project  # noqa: F401  (fixture: a 2,000-job project only admins see)
 
 SCRIPT_JOB = "<script>alert(1)</script>"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import browser_page_logged_in, screenshot
+from tests.support import browser_page_logged_in, screenshot
 from tests.test_auth_manager import API_EXPECTED, auth_server  # noqa: F401 - module-scoped fixture
 from tests.test_my_dags import PAGE_EXPECTED, PREFIX, dag_row
 

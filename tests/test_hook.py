@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook, endpoint_from_connection
-from tests.conftest import seed_key
+from tests.support import seed_key
 
 DEMO_FS = 119
 
@@ -70,7 +70,7 @@ def test_auth_errors_carry_status_and_code_but_not_the_key(hw, key, status, code
 
 
 def test_missing_scope_is_403_320004(hw):
-    from tests.conftest import TEST_SEED
+    from tests.support import TEST_SEED
 
     key = next(k["key"] for k in TEST_SEED["api_keys"] if "JOB" not in k.get("scopes", []))
     hook = HopsworksHook("hw_test", connection=conn(hw.url, key))
@@ -165,7 +165,7 @@ def test_tls_verification_rejects_an_untrusted_certificate(tmp_path):
     from cryptography.x509.oid import NameOID
 
     from hopsworks_ui_plugin.fake_hopsworks import FakeHopsworks
-    from tests.conftest import TEST_SEED
+    from tests.support import TEST_SEED
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])

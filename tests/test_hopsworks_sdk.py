@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from hopsworks_ui_plugin.fake_hopsworks import FakeHopsworks, load_seed
-from tests.conftest import ScaledClock
+from tests.support import ScaledClock
 
 SDK_VERSION = "4.8.8"
 #: The SDK's default "python" engine needs pyarrow (from its ``python`` extra, which would also pull

@@ -6,8 +6,8 @@ import importlib
 import sys
 import warnings
 
-from tests.conftest import seed_key
 from tests.dag_runner import run_dag
+from tests.support import seed_key
 
 
 def test_legacy_dag_runs_to_success(hw, airflow_db):

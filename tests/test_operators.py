@@ -10,8 +10,8 @@ import pytest
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
 from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
 from hopsworks_ui_plugin.version_compat import AirflowException
-from tests.conftest import seed_key
 from tests.dag_runner import RecordingTI, run_dag, xcom
+from tests.support import seed_key
 
 LAUNCH = "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n"
 

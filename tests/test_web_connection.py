@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import screenshot, seed_key
+from tests.support import screenshot, seed_key
 
 
 def test_admin_sees_the_connection_page_with_projects(airflow_server):

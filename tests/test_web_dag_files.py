@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.test_dag_files import HOSTILE_NAMES
 
 DEMO_FS, ANALYTICS, EMPTY_PROJ = 119, 120, 121

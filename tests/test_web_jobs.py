@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 
 from hopsworks_ui_plugin.fake_hopsworks.state import Project
-from tests.conftest import csrf_token, seed_key
+from tests.support import csrf_token, seed_key
 
 SCRIPT_JOB = "<script>alert(1)</script>"
 BULK_PROJECT_ID, BULK_PROJECT = 4119, "bulk_jobs"
