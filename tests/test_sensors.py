@@ -143,13 +143,14 @@ def test_sensor_owner_check_applies_too(hw):
 # ---- the trigger ----
 
 def test_trigger_serialization_round_trips():
-    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=7, poll_interval=2.5,
-                                        deadline=1234.5, cancel_on_kill=False)
-    classpath, kwargs = trigger.serialize()
+    """What the triggerer rebuilds from the stored kwargs is the trigger the task deferred with."""
+    given = {"project_id": 119, "job_name": "etl", "execution_id": 7, "hopsworks_conn_id": "hw_other",
+             "poll_interval": 2.5, "deadline": 1234.5, "cancel_on_kill": False, "hw_api_key": "k.s"}
+    classpath, kwargs = HopsworksExecutionTrigger(**given).serialize()
+    assert classpath == "hopsworks_ui_plugin.triggers.hopsworks.HopsworksExecutionTrigger"
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
-    assert classpath == "hopsworks_ui_plugin.triggers.hopsworks.HopsworksExecutionTrigger"
+    assert {key: getattr(rebuilt, key) for key in given} == given
 
 
 async def first_event(trigger: HopsworksExecutionTrigger) -> tuple[dict, int]:
