@@ -1,6 +1,7 @@
-"""Display helpers for the web pages: Hopsworks timestamps, durations, sizes, long logs.
+"""Display helpers for the web pages: the one time formatter, durations, the one size formatter, long logs.
 
-Plain functions; the views pass them into their templates' context (no app-wide Jinja filters).
+Plain functions, framework-neutral. The web pages use them as Jinja filters registered once
+(:data:`JINJA_FILTERS`): ``{{ job.creationTime | fmt_ts }}``, ``{{ size | fmt_size }}``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hopsworks_ui_plugin import states
+
 #: Hopsworks dates: ``2024-03-01T10:15:30.123Z`` (Jackson pattern) or epoch milliseconds (newer clients).
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
 def parse_ts(value: Any) -> datetime | None:
-    """An ISO-8601 string or integer epoch-ms as an aware UTC datetime; None when absent or unparsable."""
+    """A datetime (naive = UTC), an ISO-8601 string or integer epoch-ms as an aware UTC datetime;
+    None when absent or unparsable."""
     if value is None or value == "" or isinstance(value, bool):
         return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     if isinstance(value, (int, float)):
         try:
             return datetime.fromtimestamp(float(value) / 1000.0, UTC)
@@ -40,7 +46,10 @@ def parse_ts(value: Any) -> datetime | None:
 
 
 def fmt_ts(value: Any, empty: str = "—") -> str:
-    """``2024-03-01 10:15:30 UTC``."""
+    """``2024-03-01 10:15:30 UTC``: every time a page shows (Hopsworks dates, DAG runs, file times).
+
+    File times (epoch seconds) go in as ``datetime.fromtimestamp(ts, UTC)``.
+    """
     parsed = parse_ts(value)
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC") if parsed else empty
 
@@ -68,8 +77,8 @@ def fmt_duration(ms: Any, empty: str = "—") -> str:
     return f"{days} d {hours} h"
 
 
-def fmt_size(n_bytes: int) -> str:
-    """``512 B``, ``256 KiB``, ``3.3 MiB``."""
+def fmt_size(n_bytes: float) -> str:
+    """``512 B``, ``256 KiB``, ``3.3 MiB``: every size a page or message shows."""
     size = float(n_bytes)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
@@ -128,3 +137,14 @@ def launch_snippet(project_name: str, job_name: str) -> str:
         f"HopsworksLaunchOperator(task_id={json.dumps(python_identifier(job_name))}, "
         f"project_name={json.dumps(project_name)}, job_name={json.dumps(job_name)})"
     )
+
+
+#: The formatting helpers as Jinja filters, registered once for all the plugin's templates.
+JINJA_FILTERS = {
+    "fmt_ts": fmt_ts,
+    "fmt_duration": fmt_duration,
+    "fmt_size": fmt_size,
+    "badge_class": states.badge_class,
+    "dag_run_badge_class": states.dag_run_badge_class,
+    "is_final": states.is_final,
+}

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from hopsworks_ui_plugin.formatting import JINJA_FILTERS
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, conf_get
 from hopsworks_ui_plugin.views.base import STATIC_FOLDER
@@ -38,6 +39,12 @@ def _own_session_cookie(state: Any) -> None:
     """
     if AIRFLOW_V_3 and str(conf_get("fab", "session_backend", "database")).lower() == "database":
         state.app.config["SESSION_COOKIE_NAME"] = PLUGIN_SESSION_COOKIE
+
+
+@static_blueprint.record_once
+def _jinja_filters(state: Any) -> None:
+    """The formatting helpers as Jinja filters of the app that serves the pages, registered once."""
+    state.app.jinja_env.filters.update(JINJA_FILTERS)
 
 
 def _page(name: str, route: str, category: str) -> dict[str, Any]:

@@ -52,3 +52,10 @@ def badge_class(state: str | None, final_status: str | None = None) -> str:
     if result is Outcome.FAILED:
         return "failed"
     return "running" if state else "none"
+
+
+def dag_run_badge_class(state: str | None) -> str:
+    """The badge modifier of an Airflow DAG run state (My DAGs' last run)."""
+    return {"success": "success", "failed": "failed", "running": "running", "queued": "running"}.get(
+        str(state or ""), "none"
+    )
