@@ -43,39 +43,59 @@ def is_admin(user: Any) -> bool:
 
 
 def member_role(project: dict[str, Any], username: str | None) -> str | None:
-    """The user's team role in a ProjectDTO, or None when they are not an active member."""
-    if not username:
+    """The team role in a ProjectDTO of the member named ``username`` by the owner rule
+    (:func:`owner_key`: case and surrounding spaces ignored), or None when not an active member."""
+    key = owner_key(username)
+    if not key:
         return None
-    role = team_members(project).get(username)
+    role = next((r for member, r in team_members(project).items() if owner_key(member) == key), None)
     return role if role in MEMBER_ROLES else None
+
+
+# --- the owner rule: who owns a DAG or a task ------------------------------------------------------
+#
+# One meaning everywhere (task-owner check, DAG-file upload check, My DAGs, the auth manager): a user
+# owns a DAG when their username is one of the comma-separated tokens of its owners, compared as an
+# exact token, ignoring ASCII case and the spaces around each token. "alice, bob" belongs to alice and
+# bob, "Alice" to alice, "alice2" not to alice. A username that is empty or holds a comma or a space
+# owns nothing. The SQL twin is :func:`hopsworks_ui_plugin.metadb.owner_clause`; tests/test_owner_rule.py
+# runs one table of cases against both.
+
+
+def owner_key(name: str | None) -> str:
+    """The form owners and usernames are compared in: surrounding spaces removed, lower case."""
+    return (name or "").strip(" ").lower()
 
 
 def owner_tokens(owners: str | Iterable[str] | None) -> list[str]:
     """``"alice, bob"`` -> ``["alice", "bob"]`` (Airflow joins a DAG's task owners with ", ")."""
     if owners is None:
         return []
-    parts = owners.split(",") if isinstance(owners, str) else list(owners)
-    return [p.strip() for p in parts if p and p.strip()]
-
-
-def owns(owners: str | Iterable[str] | None, username: str | None) -> bool:
-    """True when ``username`` is one of the owners, as an exact token ("alice2" is not "alice")."""
-    return bool(username) and username in owner_tokens(owners)
+    parts = owners.split(",") if isinstance(owners, str) else [t for o in owners for t in (o or "").split(",")]
+    return [p.strip(" ") for p in parts if p.strip(" ")]
 
 
 def owns_dag(owners: str | Iterable[str] | None, username: str | None) -> bool:
-    """DAG ownership as Airflow users see it (My DAGs page, HopsworksAuthManager).
-
-    Exact token of the comma-separated owners, ignoring spaces and case: ``"alice, bob"`` and
-    ``"alice,bob"`` belong to alice and bob, ``"Alice"`` to alice (Airflow's ``?owners=`` filter
-    and FAB's username lookup are case-insensitive), ``"alice2"`` not to alice. The SQL twin is
-    :func:`hopsworks_ui_plugin.metadb.owner_clause`; keep them identical.
-    """
-    key = (username or "").replace(" ", "").lower()
-    if not key or "," in key:
+    """True when ``username`` is one of ``owners`` by the owner rule (see above)."""
+    key = owner_key(username)
+    if not key or "," in key or " " in key:
         return False
-    parts = owners.split(",") if isinstance(owners, str) else list(owners or [])
-    return any(p.replace(" ", "").lower() == key for p in parts)
+    return any(owner_key(token) == key for token in owner_tokens(owners))
+
+
+def may_act_on_dag(owners: str | None, username: str | None, admin: bool) -> bool:
+    """Pause, unpause or trigger a DAG from the plugin's pages: its owners and Airflow admins."""
+    return admin or owns_dag(owners, username)
+
+
+def require_dag_actor(dag_id: str, owners: str | None, username: str, admin: bool, verb: str) -> None:
+    """Refuse (403) a user who may not ``verb`` this DAG (:func:`may_act_on_dag`)."""
+    if not may_act_on_dag(owners, username, admin):
+        raise Forbidden(
+            f"DAG {dag_id!r} is owned by {owners or 'nobody'!s}, not by you ({username}). Only a "
+            "DAG's owners and Airflow admins can pause, unpause or trigger it here.",
+            title=f"Cannot {verb} {dag_id}",
+        )
 
 
 class TaskOwnerNotMember(PermissionError):
