@@ -1,49 +1,59 @@
-"""DAGs visible to a user, straight from Airflow's metadata DB: filter, sort and page in SQL.
+"""The one module that reads and writes Airflow's metadata DB (DAGs, runs, import errors, audit log).
 
-Used by the "My DAGs" page and by :class:`hopsworks_ui_plugin.auth_manager.HopsworksAuthManager`.
-Nothing here loads every DAG into Python: a page costs one ``COUNT``, one page query and one
-last-run lookup for the DAG ids of that page.
+Every query on Airflow's tables lives here, behind small functions, and so does every difference
+between Airflow versions in those tables; the branches ask the flags of
+:mod:`hopsworks_ui_plugin.version_compat`:
 
-Owner matching (the SQL twin of :func:`hopsworks_ui_plugin.access.owns_dag`)
--------------------------------------------------------------------------------
-``DagModel.owners`` is the comma-joined owner list of a DAG's tasks (Airflow joins them with
-``", "``; a task owner may itself be ``"alice,bob"``). A user owns a DAG when their username is one
-of the comma-separated tokens, compared
+============================  ===============================  ==================================
+what                          Airflow 3                        Airflow 2
+============================  ===============================  ==================================
+a DAG whose file is gone      ``DagModel.is_stale``            ``not DagModel.is_active``
+file of a DAG / import error  ``bundle_name`` +                absolute ``fileloc`` /
+                              ``relative_fileloc``             ``ParseImportError.filename``
+when a run ran                ``DagRun.run_after``             ``DagRun.execution_date``
+schedule shown                ``timetable_summary``            ``timetable_description``
+serialized DAG to trigger     ``DBDagBag`` (3.1+),             ``trigger_dag`` (reads the
+                              ``DagBag(read_dags_from_db)``    serialized DAG)
+                              (3.0)
+============================  ===============================  ==================================
 
-* as an **exact token**: ``"alice2"`` is not ``"alice"``; the username's ``%``/``_``/``\\`` are
-  escaped, so they never act as LIKE wildcards;
-* **ignoring spaces**: ``"alice, bob"`` and ``"alice,bob"`` both belong to alice and bob;
-* **ignoring case**, like Airflow itself: ``GET /api/v2/dags?owners=`` filters with
-  ``DagModel.owners.ilike('%<owner>%')`` (``airflow/api_fastapi/common/parameters.py``
-  ``_OwnersFilter``) and the FAB auth manager looks users up with ``lower(username) = lower(?)``,
-  so ``Alice`` and ``alice`` are the same login. Unlike Airflow's filter we do not match substrings.
+Used by the "My DAGs" flow (:mod:`hopsworks_ui_plugin.core.my_dags`), the auth manager and the DAG
+files' DB records. Nothing here loads every DAG into Python: a My DAGs page costs one ``COUNT``, one
+page query and one last-run lookup for the DAG ids of that page.
 
-Stale DAGs
-----------
-DAGs whose file disappeared (``is_stale``) are left out, as in Airflow's list, except those made
-stale by an import error in their file (``has_import_errors``): those are still the owner's DAGs,
-broken, and the page shows them with the error so the owner can see why.
+Owner matching: :func:`owner_clause` is the SQL twin of :func:`hopsworks_ui_plugin.access.owns_dag`
+(exact token of the comma-separated owners, ASCII case and surrounding spaces ignored; see there).
+
+Stale DAGs: DAGs whose file disappeared are left out of lists, as in Airflow's list, except those
+made stale by an import error in their file (``has_import_errors``): those are still the owner's
+DAGs, broken, and the page shows them with the error so the owner can see why.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import false, func, literal, or_, select, update
+from sqlalchemy import delete, false, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from hopsworks_ui_plugin.errors import PluginError
+from hopsworks_ui_plugin.access import owner_key
+from hopsworks_ui_plugin.errors import BadInput, Conflict, NotFound
+from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, AIRFLOW_V_3_1_PLUS
 
 LIKE_ESCAPE = "\\"
 SORT_KEYS = ("dag_id", "owners", "last_run", "next_run")
 MAX_PAGE_SIZE = 200
 #: Keep ``IN (...)`` lists below every backend's bound-parameter limit.
 IN_CHUNK = 1000
+#: ``replace(x, '  ', ' ')`` passes in :func:`owner_clause`: runs of up to 2**7 spaces become one.
+_SPACE_PASSES = 7
+_AUDIT = '{"source": "hopsworks my-dags"}'
 
 
 def escape_like(value: str) -> str:
@@ -55,11 +65,6 @@ def escape_like(value: str) -> str:
     )
 
 
-def owner_key(name: str) -> str:
-    """The normal form owners are compared in: spaces removed, lower case."""
-    return name.replace(" ", "").lower()
-
-
 def _models() -> Any:
     from airflow.models.dag import DagModel
     from airflow.models.dagrun import DagRun
@@ -68,16 +73,85 @@ def _models() -> Any:
     return DagModel, DagRun, ParseImportError
 
 
-def owner_clause(username: str | None) -> ColumnElement[bool]:
-    """SQL: ``username`` is an owner token of ``DagModel.owners`` (see the module docstring)."""
+def _session_scope(session: Session | None) -> Any:
+    from airflow.utils.session import create_session
+
+    return nullcontext(session) if session is not None else create_session()
+
+
+# --- the version differences in the tables --------------------------------------------------------
+
+
+def stale_column() -> ColumnElement[bool]:
+    """SQL: the DAG's file is gone (3.x ``is_stale``; 2.x ``is_active`` false)."""
     DagModel, _, _ = _models()
-    key = owner_key(username or "")
-    if not key or "," in key:
-        return false()
-    owners = (
-        literal(",") + func.lower(func.replace(func.coalesce(DagModel.owners, ""), " ", "")) + literal(",")
+    if AIRFLOW_V_3:
+        return DagModel.is_stale  # type: ignore[no-any-return]
+    return DagModel.is_active.is_(False)  # type: ignore[no-any-return]  # pragma: no cover - Airflow 2
+
+
+def _not_stale() -> ColumnElement[bool]:
+    DagModel, _, _ = _models()
+    if AIRFLOW_V_3:
+        return DagModel.is_stale.is_(False)  # type: ignore[no-any-return]
+    return DagModel.is_active.is_(True)  # type: ignore[no-any-return]  # pragma: no cover - Airflow 2
+
+
+def run_time_column() -> Any:
+    """When a run is for: 3.x ``run_after``; 2.x ``execution_date``."""
+    _, DagRun, _ = _models()
+    return DagRun.run_after if AIRFLOW_V_3 else DagRun.execution_date
+
+
+def schedule_columns() -> tuple[Any, Any]:
+    """(short schedule, its description): 3.x ``timetable_summary``; 2.x ``timetable_description``."""
+    DagModel, _, _ = _models()
+    if AIRFLOW_V_3:
+        return DagModel.timetable_summary, DagModel.timetable_description
+    return DagModel.timetable_description, DagModel.timetable_description  # pragma: no cover - Airflow 2
+
+
+def _dag_import_error() -> Any:
+    """Correlated subquery: the newest import-error text of the DAG's file."""
+    DagModel, _, ParseImportError = _models()
+    same_file: tuple[Any, ...]
+    if AIRFLOW_V_3:
+        same_file = (
+            ParseImportError.bundle_name == DagModel.bundle_name,
+            ParseImportError.filename == DagModel.relative_fileloc,
+        )
+    else:  # pragma: no cover - Airflow 2
+        same_file = (ParseImportError.filename == DagModel.fileloc,)
+    return (
+        select(ParseImportError.stacktrace)
+        .where(*same_file)
+        .order_by(ParseImportError.id.desc())
+        .limit(1)
+        .correlate(DagModel)
+        .scalar_subquery()
     )
-    return owners.like(f"%,{escape_like(key)},%", escape=LIKE_ESCAPE)
+
+
+# --- who sees what ---------------------------------------------------------------------------------
+
+
+def owner_clause(username: str | None) -> ColumnElement[bool]:
+    """SQL: ``username`` is an owner token of ``DagModel.owners``, by the rule of
+    :func:`hopsworks_ui_plugin.access.owns_dag` (tests/test_owner_rule.py proves they agree).
+
+    ``"," + lower(owners) + ","`` with runs of spaces collapsed to one and the space beside each
+    comma removed is the list of normalised tokens; the username (escaped, so ``%``/``_`` are
+    literal) must appear between two commas.
+    """
+    DagModel, _, _ = _models()
+    key = owner_key(username)
+    if not key or "," in key or " " in key:
+        return false()
+    owners: Any = literal(",") + func.lower(func.coalesce(DagModel.owners, "")) + literal(",")
+    for _ in range(_SPACE_PASSES):
+        owners = func.replace(owners, "  ", " ")
+    owners = func.replace(func.replace(owners, ", ", ","), " ,", ",")
+    return owners.like(f"%,{escape_like(key)},%", escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
 
 
 def _roots() -> list[str]:
@@ -104,7 +178,10 @@ def folder_clause(folders: Iterable[str]) -> ColumnElement[bool]:
 def listed_clause() -> ColumnElement[bool]:
     """Not stale, or stale because its file fails to import (shown with the error)."""
     DagModel, _, _ = _models()
-    return or_(DagModel.is_stale.is_(False), DagModel.has_import_errors.is_(True))
+    return or_(_not_stale(), DagModel.has_import_errors.is_(True))
+
+
+# --- the My DAGs list ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -174,41 +251,23 @@ def _ordered(column: Any, descending: bool) -> list[Any]:
     return [column.is_(None), column.desc() if descending else column.asc()]
 
 
-def _session_scope(session: Session | None) -> Any:
-    from contextlib import nullcontext
-
-    from airflow.utils.session import create_session
-
-    return nullcontext(session) if session is not None else create_session()
-
-
 def list_dags(q: DagQuery, session: Session | None = None) -> DagPage:
     """One page of DAGs: a COUNT, the page query and one last-run lookup for the page's ids."""
-    DagModel, DagRun, ParseImportError = _models()
+    DagModel, DagRun, _ = _models()
     where = _filters(q)
-    import_error = (
-        select(ParseImportError.stacktrace)
-        .where(
-            ParseImportError.bundle_name == DagModel.bundle_name,
-            ParseImportError.filename == DagModel.relative_fileloc,
-        )
-        .order_by(ParseImportError.id.desc())
-        .limit(1)
-        .correlate(DagModel)
-        .scalar_subquery()
-    )
+    schedule, schedule_description = schedule_columns()
     stmt = select(
         DagModel.dag_id,
         DagModel.owners,
         DagModel.fileloc,
         DagModel.is_paused,
-        DagModel.is_stale,
-        DagModel.timetable_summary,
-        DagModel.timetable_description,
+        stale_column().label("is_stale"),
+        schedule.label("schedule"),
+        schedule_description.label("schedule_description"),
         DagModel.next_dagrun_create_after,
         DagModel.next_dagrun,
         DagModel.has_import_errors,
-        import_error.label("import_error"),
+        _dag_import_error().label("import_error"),
     ).where(*where)
     if q.sort == "last_run":
         latest = (
@@ -219,7 +278,7 @@ def list_dags(q: DagQuery, session: Session | None = None) -> DagPage:
         stmt = stmt.outerjoin(latest, latest.c.dag_id == DagModel.dag_id).outerjoin(
             DagRun, DagRun.id == latest.c.run_pk
         )
-        order = _ordered(DagRun.run_after, q.descending)
+        order = _ordered(run_time_column(), q.descending)
     elif q.sort == "next_run":
         order = _ordered(DagModel.next_dagrun_create_after, q.descending)
     elif q.sort == "owners":
@@ -239,8 +298,8 @@ def list_dags(q: DagQuery, session: Session | None = None) -> DagPage:
                 fileloc=r.fileloc,
                 is_paused=bool(r.is_paused),
                 is_stale=bool(r.is_stale),
-                schedule=r.timetable_summary,
-                schedule_description=r.timetable_description,
+                schedule=r.schedule,
+                schedule_description=r.schedule_description,
                 next_run=r.next_dagrun_create_after,
                 next_logical_date=r.next_dagrun,
                 has_import_errors=bool(r.has_import_errors),
@@ -261,14 +320,35 @@ def list_dags(q: DagQuery, session: Session | None = None) -> DagPage:
 def latest_runs(
     dag_ids: Sequence[str], session: Session
 ) -> dict[str, tuple[str, str | None, datetime | None]]:
-    """``{dag_id: (run_id, state, run_after)}`` of each DAG's latest run (highest id, as Airflow's
+    """``{dag_id: (run_id, state, run time)}`` of each DAG's latest run (highest id, as Airflow's
     DAG list does), in one query."""
     _, DagRun, _ = _models()
     if not dag_ids:
         return {}
     newest = select(func.max(DagRun.id)).where(DagRun.dag_id.in_(list(dag_ids))).group_by(DagRun.dag_id)
-    stmt = select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after).where(DagRun.id.in_(newest))
-    return {r.dag_id: (r.run_id, r.state, r.run_after) for r in session.execute(stmt)}
+    stmt = select(DagRun.dag_id, DagRun.run_id, DagRun.state, run_time_column().label("run_at")).where(
+        DagRun.id.in_(newest)
+    )
+    return {r.dag_id: (r.run_id, r.state, r.run_at) for r in session.execute(stmt)}
+
+
+def owner_choices(session: Session | None = None, limit: int = 500) -> list[str]:
+    """Distinct owner tokens for the admin's owner filter (from the distinct ``owners`` strings)."""
+    from hopsworks_ui_plugin.access import owner_tokens
+
+    DagModel, _, _ = _models()
+    with _session_scope(session) as s:
+        values = s.scalars(
+            select(DagModel.owners).where(listed_clause()).distinct().order_by(DagModel.owners).limit(limit)
+        ).all()
+    tokens: dict[str, str] = {}
+    for value in values:
+        for token in owner_tokens(value):
+            tokens.setdefault(owner_key(token), token)
+    return sorted(tokens.values(), key=str.lower)
+
+
+# --- single DAGs ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -296,7 +376,7 @@ def dag_refs(dag_ids: Iterable[str], session: Session | None = None) -> dict[str
                 DagModel.dag_id,
                 DagModel.owners,
                 DagModel.fileloc,
-                DagModel.is_stale,
+                stale_column().label("is_stale"),
                 DagModel.is_paused,
                 DagModel.has_import_errors,
             ).where(DagModel.dag_id.in_(ids[start : start + IN_CHUNK]))
@@ -338,36 +418,19 @@ def visible_dag_ids(
         return found
 
 
-def owner_choices(session: Session | None = None, limit: int = 500) -> list[str]:
-    """Distinct owner tokens for the admin's owner filter (from the distinct ``owners`` strings)."""
-    DagModel, _, _ = _models()
-    with _session_scope(session) as s:
-        values = s.scalars(
-            select(DagModel.owners).where(listed_clause()).distinct().order_by(DagModel.owners).limit(limit)
-        ).all()
-    tokens: dict[str, str] = {}
-    for value in values:
-        for token in (value or "").split(","):
-            token = token.strip()
-            if token:
-                tokens.setdefault(owner_key(token), token)
-    return sorted(tokens.values(), key=str.lower)
+# --- actions ---------------------------------------------------------------------------------------
 
 
-# --- actions ----------------------------------------------------------------------------------
+def _audit(session: Session, event: str, username: str, dag_id: str, run_id: str | None = None) -> None:
+    from airflow.models.log import Log
 
-
-class ActionError(PluginError):
-    """A refused action with the HTTP status to answer (400, 404, 409)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason, status=status, title="Not done")
+    session.add(Log(event=event, owner=username, dag_id=dag_id, run_id=run_id, extra=_AUDIT))
 
 
 def set_paused(dag_id: str, paused: bool, username: str) -> None:
-    """Pause/unpause like ``PATCH /api/v2/dags/{dag_id}`` (``is_paused``), and audit it."""
+    """Pause/unpause like ``PATCH /api/v2/dags/{dag_id}`` (``is_paused``), and audit it.
+    Raises :class:`NotFound` for an unknown DAG."""
     DagModel, _, _ = _models()
-    from airflow.models.log import Log
     from airflow.utils.session import create_session
 
     with create_session() as session:
@@ -375,70 +438,210 @@ def set_paused(dag_id: str, paused: bool, username: str) -> None:
             update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused)
         ).rowcount  # type: ignore[attr-defined]
         if not changed:
-            raise ActionError(404, f"There is no DAG {dag_id!r}.")
-        session.add(
-            Log(
-                event="paused" if paused else "unpaused",
-                owner=username,
-                dag_id=dag_id,
-                extra='{"source": "hopsworks my-dags"}',
-            )
-        )
+            raise NotFound(f"There is no DAG {dag_id!r}.", title=f"Could not {'pause' if paused else 'unpause'}")
+        _audit(session, "paused" if paused else "unpaused", username, dag_id)
 
 
 def trigger_run(dag_id: str, username: str) -> str:
-    """Create a manual DagRun exactly as ``POST /api/v2/dags/{dag_id}/dagRuns`` does in 3.3
-    (same checks, ``TriggerDAGRunPostBody.validate_context`` and ``SerializedDAG.create_dagrun``).
-    Returns the run id."""
+    """Create a manual DagRun as ``POST /api/v2/dags/{dag_id}/dagRuns`` does (same checks), and
+    audit it. Returns the run id. Raises :class:`NotFound` (no such DAG), :class:`Conflict` (stale,
+    not serialized yet) or :class:`BadInput` (import errors, manual runs not allowed, bad params)."""
     DagModel, _, _ = _models()
-    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
-    from airflow.models.dagbag import DBDagBag
-    from airflow.models.log import Log
     from airflow.utils.session import create_session
+
+    title = f"Could not trigger {dag_id}"
+    with create_session() as session:
+        dm = session.scalar(select(DagModel).where(_not_stale(), DagModel.dag_id == dag_id).limit(1))
+        if dm is None:
+            if session.get(DagModel, dag_id) is not None:
+                raise Conflict(f"DAG {dag_id!r} is not active (its file is gone or fails to import).", title=title)
+            raise NotFound(f"There is no DAG {dag_id!r}.", title=title)
+        if dm.has_import_errors:
+            raise BadInput(f"DAG {dag_id!r} has import errors and cannot be triggered.", title=title)
+        allowed = getattr(dm, "allowed_run_types", None)
+        if allowed is not None and "manual" not in {str(getattr(t, "value", t)) for t in allowed}:
+            raise BadInput(f"DAG {dag_id!r} does not allow manual runs.", title=title)
+        try:
+            run_id = _create_manual_run(dag_id, username, session) if AIRFLOW_V_3 else _trigger_v2(dag_id)
+        except ValueError as err:  # ParamValidationError is a ValueError
+            raise BadInput(f"DAG {dag_id!r} could not be triggered: {err}", title=title) from None
+        if run_id is None:
+            raise Conflict(f"DAG {dag_id!r} has not been serialized yet; try again shortly.", title=title)
+        _audit(session, "trigger_dag_run", username, dag_id, run_id)
+        return run_id
+
+
+def _serialized_dag(dag_id: str, session: Session) -> Any:
+    """The latest serialized DAG, as the API's trigger endpoint reads it."""
+    if AIRFLOW_V_3_1_PLUS:
+        from airflow.models.dagbag import DBDagBag
+
+        return DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+    from airflow.models.dagbag import DagBag  # pragma: no cover - Airflow 3.0
+
+    return DagBag(read_dags_from_db=True).get_dag(dag_id, session=session)  # pragma: no cover
+
+
+def _create_manual_run(dag_id: str, username: str, session: Session) -> str | None:
+    """Airflow 3: ``TriggerDAGRunPostBody.validate_context`` and ``create_dagrun``, like the API."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
-    with create_session() as session:
-        dm = session.scalar(
-            select(DagModel).where(DagModel.is_stale.is_(False), DagModel.dag_id == dag_id).limit(1)
-        )
-        if dm is None:
-            if session.get(DagModel, dag_id) is not None:
-                raise ActionError(409, f"DAG {dag_id!r} is not active (its file is gone or fails to import).")
-            raise ActionError(404, f"There is no DAG {dag_id!r}.")
-        if dm.has_import_errors:
-            raise ActionError(400, f"DAG {dag_id!r} has import errors and cannot be triggered.")
-        if dm.allowed_run_types is not None and DagRunType.MANUAL not in dm.allowed_run_types:
-            raise ActionError(400, f"DAG {dag_id!r} does not allow manual runs.")
-        dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
-        if dag is None:
-            raise ActionError(409, f"DAG {dag_id!r} has not been serialized yet; try again shortly.")
-        try:
-            # The React UI's trigger form defaults the logical date to "now".
-            params = TriggerDAGRunPostBody(logical_date=datetime.now(UTC)).validate_context(dag)
-            run = dag.create_dagrun(
-                run_id=params["run_id"],
-                logical_date=params["logical_date"],
-                data_interval=params["data_interval"],
-                run_after=params["run_after"],
-                conf=params["conf"],
-                run_type=DagRunType.MANUAL,
-                triggered_by=DagRunTriggeredByType.UI,
-                triggering_user_name=username,
-                state=DagRunState.QUEUED,
-                partition_key=params["partition_key"],
-                partition_date=params["partition_date"],
-                session=session,
+    dag = _serialized_dag(dag_id, session)
+    if dag is None:
+        return None
+    # The React UI's trigger form defaults the logical date to "now".
+    params = TriggerDAGRunPostBody(logical_date=datetime.now(UTC)).validate_context(dag)
+    extra: dict[str, Any] = {k: params[k] for k in ("partition_key", "partition_date") if k in params}
+    if AIRFLOW_V_3_1_PLUS:
+        extra["triggering_user_name"] = username
+    run = dag.create_dagrun(
+        run_id=params["run_id"],
+        logical_date=params["logical_date"],
+        data_interval=params["data_interval"],
+        run_after=params["run_after"],
+        conf=params["conf"],
+        run_type=DagRunType.MANUAL,
+        triggered_by=DagRunTriggeredByType.UI,
+        state=DagRunState.QUEUED,
+        session=session,
+        **extra,
+    )
+    return str(run.run_id)
+
+
+def _trigger_v2(dag_id: str) -> str | None:  # pragma: no cover - Airflow 2
+    """Airflow 2: ``trigger_dag`` reads the serialized DAG and creates the manual run."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import DagNotFound
+
+    try:
+        run = trigger_dag(dag_id=dag_id, execution_date=datetime.now(UTC))  # type: ignore[call-arg]
+    except DagNotFound:
+        return None
+    return str(run.run_id) if run is not None else None
+
+
+# --- DB records of DAG files (the DAG-file pages: listing, delete) ---------------------------------
+
+
+@dataclass(frozen=True)
+class DagFileRow:
+    """A DAG row as the DAG-file pages need it (``relative_fileloc``/``bundle_name``: None on 2.x)."""
+
+    dag_id: str
+    owners: str
+    is_paused: bool
+    is_stale: bool
+    fileloc: str
+    relative_fileloc: str | None
+    bundle_name: str | None
+
+
+@dataclass(frozen=True)
+class ImportErrorRow:
+    """An import error; ``filename`` relative to the DAGs folder (``<folder>/<file>.py``) on every version."""
+
+    filename: str
+    bundle_name: str | None
+    timestamp: datetime | None
+    stacktrace: str
+
+
+def dags_under(relative_prefix: str, absolute_prefixes: Iterable[str]) -> list[DagFileRow]:
+    """DAG rows whose file lies under a folder: ``relative_fileloc`` starts with ``relative_prefix``
+    (3.x) or ``fileloc`` with one of ``absolute_prefixes`` (each ending with ``/``). One query."""
+    DagModel, _, _ = _models()
+    conditions = [DagModel.fileloc.like(escape_like(p) + "%", escape=LIKE_ESCAPE) for p in absolute_prefixes]
+    columns = [DagModel.dag_id, DagModel.owners, DagModel.is_paused, stale_column().label("is_stale"),
+               DagModel.fileloc]
+    if AIRFLOW_V_3:
+        conditions.append(DagModel.relative_fileloc.like(escape_like(relative_prefix) + "%", escape=LIKE_ESCAPE))
+        columns += [DagModel.relative_fileloc, DagModel.bundle_name]
+    with _session_scope(None) as session:
+        rows = session.execute(select(*columns).where(or_(*conditions) if conditions else false())).all()
+    return [
+        DagFileRow(str(r.dag_id), str(r.owners or ""), bool(r.is_paused), bool(r.is_stale), str(r.fileloc or ""),
+                   getattr(r, "relative_fileloc", None), getattr(r, "bundle_name", None))
+        for r in rows
+    ]
+
+
+def _import_error_filter(relative: str, bundles: Iterable[str], absolute: Iterable[str], prefix: bool) -> Any:
+    """Import-error rows of one file (``prefix=False``) or of every file under a folder (``True``):
+    3.x by bundle and relative file name, 2.x by absolute file name."""
+    _, _, ParseImportError = _models()
+
+    def match(value: str) -> Any:
+        if prefix:
+            return ParseImportError.filename.like(escape_like(value) + "%", escape=LIKE_ESCAPE)
+        return ParseImportError.filename == value
+
+    if AIRFLOW_V_3:
+        return (match(relative), ParseImportError.bundle_name.in_(list(bundles)))
+    absolute = list(absolute)  # pragma: no cover - Airflow 2
+    return (or_(*[match(a) for a in absolute]) if absolute else false(),)  # pragma: no cover
+
+
+def import_errors_under(
+    relative_prefix: str, bundles: Iterable[str], absolute_prefixes: Iterable[str] = ()
+) -> list[ImportErrorRow]:
+    """Import errors of the files under a folder (``relative_prefix`` ends with ``/``; on 2.x the
+    absolute folder paths ``absolute_prefixes``, each ending with ``/``, are matched instead)."""
+    _, _, ParseImportError = _models()
+    absolute_prefixes = list(absolute_prefixes)
+    columns = [ParseImportError.filename, ParseImportError.timestamp, ParseImportError.stacktrace]
+    if AIRFLOW_V_3:
+        columns.append(ParseImportError.bundle_name)
+    where = _import_error_filter(relative_prefix, bundles, absolute_prefixes, prefix=True)
+    with _session_scope(None) as session:
+        rows = session.execute(select(*columns).where(*where)).all()
+    result = []
+    for r in rows:
+        filename = str(r.filename or "")
+        if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2: make it relative like 3.x
+            base = next((p for p in absolute_prefixes if filename.startswith(p)), None)
+            filename = relative_prefix + filename[len(base):] if base else filename
+        result.append(ImportErrorRow(filename, getattr(r, "bundle_name", None), r.timestamp, str(r.stacktrace or "")))
+    return result
+
+
+def count_import_errors(relative_name: str, bundles: Iterable[str], absolute_names: Iterable[str] = ()) -> int:
+    """How many import-error rows one file has."""
+    _, _, ParseImportError = _models()
+    where = _import_error_filter(relative_name, list(bundles), list(absolute_names), prefix=False)
+    with _session_scope(None) as session:
+        return int(session.scalar(select(func.count()).select_from(ParseImportError).where(*where)) or 0)
+
+
+def delete_import_errors(relative_name: str, bundles: Iterable[str], absolute_names: Iterable[str] = ()) -> None:
+    """Delete one file's import errors."""
+    _, _, ParseImportError = _models()
+    where = _import_error_filter(relative_name, list(bundles), list(absolute_names), prefix=False)
+    with _session_scope(None) as session:
+        session.execute(delete(ParseImportError).where(*where))
+
+
+def pause_dags(dag_ids: Iterable[str]) -> None:
+    """Pause these DAGs (no audit: the caller is removing their file)."""
+    DagModel, _, _ = _models()
+    ids = sorted(set(dag_ids))
+    with _session_scope(None) as session:
+        for start in range(0, len(ids), IN_CHUNK):
+            session.execute(
+                update(DagModel).where(DagModel.dag_id.in_(ids[start : start + IN_CHUNK])).values(is_paused=True)
             )
-        except ValueError as err:  # ParamValidationError is a ValueError
-            raise ActionError(400, f"DAG {dag_id!r} could not be triggered: {err}") from None
-        session.add(
-            Log(
-                event="trigger_dag_run",
-                owner=username,
-                dag_id=dag_id,
-                run_id=run.run_id,
-                extra='{"source": "hopsworks my-dags"}',
-            )
-        )
-        return str(run.run_id)
+
+
+def delete_dag_records(dag_id: str) -> None:
+    """Airflow's own ``delete_dag`` (runs, task instances, serialized DAG …; the audit log is kept).
+    A DAG already gone counts as deleted; other failures (running task instances, …) are raised."""
+    from airflow.api.common.delete_dag import delete_dag
+    from airflow.exceptions import DagNotFound
+
+    try:
+        with _session_scope(None) as session:
+            delete_dag(dag_id, keep_records_in_log=True, session=session)
+    except DagNotFound:
+        return

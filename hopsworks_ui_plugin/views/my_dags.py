@@ -266,7 +266,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
             return refusal
         try:
             metadb.set_paused(dag_id, paused, request_username())
-        except metadb.ActionError as err:
+        except PluginError as err:
             return self.error_page(err.status, f"Could not {verb} {dag_id}", err.message)
         flash(f"DAG {dag_id} is {'paused' if paused else 'active (unpaused)'}.", "info")
         return redirect(self._next_url(form))
@@ -284,7 +284,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
             return refusal
         try:
             run_id = metadb.trigger_run(dag_id, request_username())
-        except metadb.ActionError as err:
+        except PluginError as err:
             return self.error_page(err.status, f"Could not trigger {dag_id}", err.message)
         flash(f"Triggered DAG {dag_id}: run {run_id} is queued.", "info")
         return redirect(self._next_url(form))
