@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from hopsworks_ui_plugin.asgi_limits import BodyLimitMiddleware
 from hopsworks_ui_plugin.formatting import JINJA_FILTERS
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, conf_get
@@ -73,5 +74,10 @@ class HopsworksPlugin(AirflowPlugin):
         _page("My DAGs", "my-dags", "browse"),
         _page("Hopsworks connection", "connection", "admin"),
     ]
+    # Airflow 3: refuse oversized bodies to /pluginsv2/hopsworks/ before the WSGI bridge buffers them.
+    fastapi_root_middlewares = (
+        [{"name": "hopsworks-body-limit", "middleware": BodyLimitMiddleware, "args": [], "kwargs": {}}]
+        if AIRFLOW_V_3 else []
+    )
     global_operator_extra_links = []
     operator_extra_links = [HopsworksExecutionLink()]
