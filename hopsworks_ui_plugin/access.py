@@ -107,8 +107,15 @@ def check_task_owner(hook: HopsworksHook, owner: str | None, project_id: int, pr
 
     Hopsworks' own rule: "Hopsworks will fail to execute the tasks if your username is not correct".
     Without it any DAG author could launch jobs in any project the shared key can reach.
+    The team comes from ``getProjectInfo`` (by name), which an AGENT key (Hopsworks' Airflow service
+    user) may call, unlike ``GET /project/{id}``.
     """
-    project = hook.get_project(project_id)
+    project = hook.get_project_info(project_name)
+    if int(project.get("projectId") or -1) != int(project_id):  # a name that now means another project
+        raise TaskOwnerNotMember(
+            f"Hopsworks project {project_name!r} has id {project.get('projectId')}, not {project_id}; "
+            "check the task's project_id/project_name."
+        )
     tokens = owner_tokens(owner)
     roles = [member_role(project, t) for t in tokens]
     if tokens and all(roles):

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     hopsworks = FakeHopsworks(seed=seed).start(port=args.hopsworks_port)
     extra = {"AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER} if auth_manager_available() else {}
     env = devstack.airflow_env(home, args.port, hopsworks_url=hopsworks.url, service_key=devstack.service_key(seed),
-                               extra=extra)
+                               pages_key=devstack.pages_key(seed), extra=extra)
     install_examples(home / "dags")
     print(f"Fake Hopsworks on {hopsworks.url}; preparing Airflow in {home} ...", flush=True)
     devstack.init_airflow(env)

@@ -54,10 +54,17 @@ def airflow_env(
     *,
     hopsworks_url: str | None = None,
     service_key: str | None = None,
+    pages_key: str | None = None,
     auth_manager: str = FAB_AUTH_MANAGER,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Environment for every Airflow process of one local installation."""
+    """Environment for every Airflow process of one local installation.
+
+    ``service_key`` goes into ``hopsworks_default`` (what DAGs use: in a real installation the AGENT
+    key of Hopsworks' ``airflow`` service user). ``pages_key``, when given, goes into a second
+    connection ``hopsworks_ui`` that ``[hopsworks] conn_id`` points the web pages at: browsing
+    projects, jobs and logs needs a HOPS_USER (or HOPS_ADMIN) key, which an AGENT key is not.
+    """
     home = home.resolve()
     (home / "dags").mkdir(parents=True, exist_ok=True)
     secret_file = home / "secrets.json"
@@ -96,8 +103,21 @@ def airflow_env(
         env["AIRFLOW_CONN_HOPSWORKS_DEFAULT"] = hopsworks_connection_json(
             hopsworks_url, service_key, timeout=5, retries=1, retry_backoff=0.2
         )
+    if hopsworks_url and pages_key:
+        env.update(pages_connection_env(hopsworks_url, pages_key, timeout=5, retries=1, retry_backoff=0.2))
     env.update(extra or {})
     return env
+
+
+PAGES_CONN_ID = "hopsworks_ui"
+
+
+def pages_connection_env(url: str, key: str, **extras: Any) -> dict[str, str]:
+    """The pages' own connection (``hopsworks_ui``, a HOPS_USER key) and ``[hopsworks] conn_id`` naming it."""
+    return {
+        f"AIRFLOW_CONN_{PAGES_CONN_ID.upper()}": hopsworks_connection_json(url, key, **extras),
+        "AIRFLOW__HOPSWORKS__CONN_ID": PAGES_CONN_ID,
+    }
 
 
 def hopsworks_connection_json(url: str, key: str, **extras: Any) -> str:
@@ -109,9 +129,17 @@ def hopsworks_connection_json(url: str, key: str, **extras: Any) -> str:
 
 
 def service_key(seed: dict[str, Any]) -> str:
-    """The API key of a seed's Airflow service user (the key the shared connection uses)."""
+    """The API key of a seed's Airflow service user (the key the shared connection uses; role AGENT)."""
     service_user = seed.get("service_user", "airflow")
     return next(str(k["key"]) for k in seed["api_keys"] if k["username"] == service_user)
+
+
+PAGES_USER = "airflow_ui"
+
+
+def pages_key(seed: dict[str, Any]) -> str:
+    """The API key of a seed's HOPS_USER service account in every project, for the web pages."""
+    return next(str(k["key"]) for k in seed["api_keys"] if k["username"] == PAGES_USER)
 
 
 def login(url: str, username: str, password: str | None = None) -> requests.Session:

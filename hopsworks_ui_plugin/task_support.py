@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hopsworks_ui_plugin.access import TaskOwnerNotMember, check_task_owner
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
 from hopsworks_ui_plugin.version_compat import AirflowException
 
@@ -48,7 +48,7 @@ class HopsworksTaskMixin:
         )
         if self.project_id is None and not self.project_name:
             raise AirflowException("Pass project_id or project_name to the Hopsworks task")
-        project_id, project_name = hook.resolve_project()
+        project_id, project_name = hook.resolve_project(self.job_name)
         if not own_key:
             try:
                 check_task_owner(hook, self.owner, project_id, project_name)
@@ -68,11 +68,23 @@ class HopsworksTaskMixin:
         return url
 
     def copy_logs(self, hook: HopsworksHook, job_name: str, execution_id: int) -> None:
-        """Copy the final execution's stdout/stderr into the task log (capped)."""
+        """Copy the final execution's stdout/stderr into the task log (capped).
+
+        A key whose platform role may not read logs (AGENT, Hopsworks' Airflow service user) gets one
+        warning, and the task goes on."""
         for kind, title in (("out", "stdout"), ("err", "stderr")):
             try:
                 text = hook.get_execution_log(job_name, execution_id, kind)
             except HopsworksError as err:
+                if err.error_code == NO_VALID_ROLE:
+                    self.log.warning(
+                        "Not copying the logs of Hopsworks execution %s into this task's log: the connection's "
+                        "API key belongs to a user whose platform role (AGENT, Hopsworks' Airflow service user) "
+                        "may not read job logs. Read them in Hopsworks (%s), or use a HOPS_USER key "
+                        "(params={'hw_api_key': ...}) to have them copied here.",
+                        execution_id, hook.execution_url(job_name),
+                    )
+                    return
                 self.log.warning("Could not fetch Hopsworks %s of execution %s: %s", title, execution_id, err)
                 continue
             if not text:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,7 +28,9 @@ def conn(url: str, key: str | None, **extra: Any) -> SimpleNamespace:
     )
 
 
-def hook_for(hw: Any, username: str = "airflow", **extra: Any) -> HopsworksHook:
+def hook_for(hw: Any, username: str = "airflow_ui", **extra: Any) -> HopsworksHook:
+    """A hook with a seed user's key; by default the HOPS_USER account the pages use (browsing, logs and
+    stop need a HOPS_USER key; the AGENT key of ``airflow`` may not)."""
     return HopsworksHook("hw_test", connection=conn(hw.url, seed_key(username), **extra))
 
 
@@ -35,7 +38,10 @@ def test_default_connection_is_read_from_airflow(hw):
     hook = HopsworksHook()
     assert hook.hopsworks_conn_id == "hopsworks_default"
     assert hook.endpoint.root == hw.url
-    assert {p["name"] for p in hook.get_projects()} >= {"demo_fs", "analytics"}
+    assert hook.get_project_info("analytics")["projectId"] == 120  # the AGENT key may call getProjectInfo
+    with pytest.raises(HopsworksError) as info:
+        hook.get_projects()  # ... but not list projects
+    assert (info.value.http_status, info.value.error_code) == (403, 320003)
 
 
 def test_projects_of_the_key_user_and_caller(hw):
@@ -209,13 +215,18 @@ def test_jobs_pagination_sort_and_filter_are_one_request(hw):
 
 def test_execution_lifecycle_logs_and_stop(hw):
     hook = hook_for(hw)
-    execution = hook.start_execution("etl", "--date 2024-01-01", DEMO_FS)
-    assert execution["state"] == "INITIALIZING" and execution["args"] == "--date 2024-01-01"
+    execution = hook.start_execution("etl", "--date 2024-01-01 --duration 30", DEMO_FS)
+    assert execution["state"] == "INITIALIZING" and execution["args"] == "--date 2024-01-01 --duration 30"
     with pytest.raises(HopsworksError) as info:
         hook.get_execution_log("etl", execution["id"], "out", DEMO_FS)
     assert (info.value.http_status, info.value.error_code) == (400, 130010)
-    stopped = hook.stop_execution("etl", execution["id"], DEMO_FS)
-    assert stopped["state"] == "KILLED"
+    assert hook.stop_execution("etl", execution["id"], DEMO_FS)["state"] == "INITIALIZING"  # no appId: ignored
+    deadline = time.monotonic() + 10
+    while "appId" not in hook.get_execution("etl", execution["id"], DEMO_FS) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert hook.stop_execution("etl", execution["id"], DEMO_FS)["state"] != "KILLED"  # accepted, not yet done
+    while hook.get_execution("etl", execution["id"], DEMO_FS)["state"] != "KILLED" and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert hook.get_execution("etl", execution["id"], DEMO_FS)["finalStatus"] == "KILLED"
     assert isinstance(hook.get_execution_log("etl", execution["id"], "err", DEMO_FS), str)
     assert hook.get_latest_execution("etl", DEMO_FS)["id"] == execution["id"]
@@ -235,7 +246,7 @@ def test_api_key_never_logged(hw, caplog):
 
 def test_test_connection_reports_ok_and_failure(hw):
     ok, message = hook_for(hw).test_connection()
-    assert ok and "airflow" in message
+    assert ok and "airflow_ui" in message
     bad = HopsworksHook("hw_test", connection=conn(hw.url, "wrong.key"))
     ok, message = bad.test_connection()
     assert not ok and "401" in message and "wrong.key" not in message

@@ -48,12 +48,12 @@ def test_failed_execution_fails_the_task_with_the_hopsworks_state(hw, airflow_db
         LAUNCH
         + """
 with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"}) as dag:
-    HopsworksLaunchOperator(task_id="launch", job_name="broken", project_id=119, poke_interval_s=0.1)
+    HopsworksLaunchOperator(task_id="launch", job_name="broken", project_name="demo_fs", poke_interval_s=0.1)
 """
     )
     assert tis["launch"].state == "failed" and dag_run.state == "failed"
     execution = hw.state.get_execution(xcom(tis["launch"], EXECUTION_ID_XCOM_KEY))
-    assert execution["state"] == "FAILED"
+    assert (execution["state"], execution["finalStatus"]) == ("FINISHED", "FAILED")  # a failed Spark run
 
 
 def test_ignore_failure_lets_the_task_succeed(hw, airflow_db):
@@ -61,7 +61,7 @@ def test_ignore_failure_lets_the_task_succeed(hw, airflow_db):
         LAUNCH
         + """
 with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"}) as dag:
-    HopsworksLaunchOperator(task_id="launch", job_name="broken", project_id=119, poke_interval_s=0.1,
+    HopsworksLaunchOperator(task_id="launch", job_name="broken", project_name="demo_fs", poke_interval_s=0.1,
                             ignore_failure=True)
 """
     )
@@ -106,7 +106,7 @@ def test_own_api_key_in_params_skips_the_owner_check(hw):
 
 
 def test_wait_timeout_fails_and_says_so(hw):
-    op = HopsworksLaunchOperator(task_id="t", job_name="train", project_id=119, owner="alice",
+    op = HopsworksLaunchOperator(task_id="t", job_name="train", project_name="demo_fs", owner="alice",
                                  job_arguments="--duration 600", poke_interval_s=0.05, wait_timeout_s=0.3)
     ti, context = direct(op)
     started = time.monotonic()
@@ -117,9 +117,10 @@ def test_wait_timeout_fails_and_says_so(hw):
 
 
 def test_on_kill_stops_the_launched_execution(hw):
+    """With a key that may stop (the owner's own HOPS_USER key), once Hopsworks assigned an appId."""
     op = HopsworksLaunchOperator(task_id="t", job_name="train", project_id=119, owner="alice",
-                                 job_arguments="--duration 600", poke_interval_s=0.05)
-    ti, context = direct(op)
+                                 job_arguments="--duration 60", poke_interval_s=0.05)
+    ti, context = direct(op, {"hw_api_key": seed_key("alice")})
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -133,6 +134,8 @@ def test_on_kill_stops_the_launched_execution(hw):
     deadline = time.monotonic() + 10
     while EXECUTION_ID_XCOM_KEY not in ti.xcom and time.monotonic() < deadline:
         time.sleep(0.02)
+    while hw.state.get_execution(ti.xcom[EXECUTION_ID_XCOM_KEY])["appId"] is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # Hopsworks ignores a stop before the execution has an appId
     op.on_kill()
     thread.join(timeout=10)
     execution = hw.state.get_execution(ti.xcom[EXECUTION_ID_XCOM_KEY])
@@ -142,10 +145,71 @@ def test_on_kill_stops_the_launched_execution(hw):
 
 
 def test_logs_are_copied_into_the_task_log(hw, capfd):
+    """With a key that may read logs (HOPS_USER)."""
     op = HopsworksLaunchOperator(task_id="t", job_name="broken", project_id=119, owner="alice",
                                  poke_interval_s=0.05, ignore_failure=True)
-    _, context = direct(op)
+    _, context = direct(op, {"hw_api_key": seed_key("alice")})
     op.execute(context)
     out = capfd.readouterr().out  # Airflow 3 task loggers write through structlog
     assert "Hopsworks stderr of execution" in out
     assert 'raise ValueError("input table is empty")' in out  # the job's stack trace
+
+
+# ------------------------------------------------------------------------------------------------ AGENT key
+AGENT_DAG = (
+    "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n"
+    "from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobSuccessSensor\n"
+)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poll", "deferrable"])
+def test_dag_runs_with_the_agent_key_of_hopsworks_airflow_user(hw, airflow_db, deferrable):
+    """hopsworks_default holds the AGENT key (Hopsworks' own Airflow service user): launch, wait, sensor
+    and owner check use only getProjectInfo and the execution calls; the log copy degrades to one warning."""
+    dag_run, tis = run_dag(
+        AGENT_DAG
+        + f"""
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
+    launch = HopsworksLaunchOperator(task_id="launch", job_name="etl", project_name="demo_fs",
+                                     poke_interval_s=0.1, deferrable={deferrable})
+    wait = HopsworksJobSuccessSensor(task_id="wait", job_name="etl", project_name="demo_fs",
+                                     launch_task_id="launch", poke_interval=0.1, timeout=60,
+                                     deferrable={deferrable})
+    launch >> wait
+"""
+    )
+    assert (tis["launch"].state, tis["wait"].state, dag_run.state) == ("success", "success", "success")
+    assert {r.username for r in hw.requests if r.username} == {"airflow"}
+    denied = [(r.method, r.path, r.status) for r in hw.requests if r.status >= 400]
+    assert len(denied) == 1 and "/log/" in denied[0][1] and denied[0][2] == 403, denied  # one log read, then a warning
+
+
+def test_agent_key_log_copy_and_stop_degrade_to_one_warning(hw, capfd):
+    op = HopsworksLaunchOperator(task_id="t", job_name="train", project_name="demo_fs", owner="bob",
+                                 job_arguments="--duration 1", poke_interval_s=0.05)
+    _, context = direct(op)
+    capfd.readouterr()
+    op.execute(context)
+    op.on_kill()
+    out = capfd.readouterr().out  # Airflow 3 task loggers write through structlog
+    assert out.count("may not read job logs") == 1
+    assert out.count("may not stop executions") == 1
+    assert "Could not" not in out
+
+
+def test_project_id_only_with_the_agent_key(hw):
+    """GET /project/{id} is refused to AGENT; the name comes from an execution's hdfsUser, confirmed by
+    getProjectInfo. A job that never ran cannot name its project: the error says what to do."""
+    hw.state.add_job(120, {"name": "never_ran", "type": "PYTHON", "creator": "carol"})
+    op = HopsworksLaunchOperator(task_id="t", job_name="never_ran", project_id=120, owner="carol",
+                                 wait_for_completion=False)
+    with pytest.raises(AirflowException, match=r"platform role AGENT.*project_name=\.\.\."):
+        op.execute(direct(op)[1])
+    assert executions_started(hw) == []
+    op = HopsworksLaunchOperator(task_id="t", job_name="report", project_id=120, owner="carol",
+                                 wait_for_completion=False)
+    hw.state.start_execution(hw.state.users["carol"], hw.state.projects[120], hw.state.projects[120].jobs["report"],
+                             None)
+    ti, context = direct(op)
+    assert op.execute(context) == ti.xcom[EXECUTION_ID_XCOM_KEY]
+    assert [r.status for r in hw.requests if r.path.endswith("/project/120")] == [403, 403]

@@ -13,6 +13,7 @@ from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
 from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
 from hopsworks_ui_plugin.version_compat import AirflowException
+from tests.conftest import seed_key
 from tests.dag_runner import RecordingTI, run_dag
 
 SENSORS = (
@@ -33,7 +34,7 @@ def test_success_sensor_bound_to_the_launch_task(hw, airflow_db, mode):
         SENSORS
         + f"""
 with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
-    launch = HopsworksLaunchOperator(task_id="launch", job_name="etl", project_id=119,
+    launch = HopsworksLaunchOperator(task_id="launch", job_name="etl", project_name="demo_fs",
                                      wait_for_completion=False)
     wait = HopsworksJobSuccessSensor(task_id="wait", job_name="etl", project_id=119, launch_task_id="launch",
                                      poke_interval=0.1, mode={sensor_mode!r}, deferrable={deferrable},
@@ -62,7 +63,7 @@ def test_success_sensor_fails_the_task_on_a_failed_execution(hw, airflow_db):
         SENSORS
         + """
 with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"}) as dag:
-    launch = HopsworksLaunchOperator(task_id="launch", job_name="broken", project_id=119,
+    launch = HopsworksLaunchOperator(task_id="launch", job_name="broken", project_name="demo_fs",
                                      wait_for_completion=False)
     wait = HopsworksJobSuccessSensor(task_id="wait", job_name="broken", project_id=119,
                                      launch_task_id="launch", poke_interval=0.1, timeout=60)
@@ -162,8 +163,8 @@ async def first_event(trigger: HopsworksExecutionTrigger) -> tuple[dict, int]:
 
 @pytest.mark.parametrize(
     ("args", "status", "state"),
-    [("--duration 1", "success", "FINISHED"), ("--fail --duration 1", "failed", "FAILED")],
-)
+    [("--duration 1", "success", "FINISHED"), ("--fail --duration 1", "failed", "FINISHED")],
+)  # a failed PySpark run ends FINISHED with final status FAILED
 def test_trigger_yields_exactly_one_final_event(hw, args, status, state):
     execution_id = start("etl", args)
     hw.clear_requests()
@@ -191,7 +192,21 @@ def test_trigger_turns_hopsworks_errors_into_an_error_event(hw):
 
 
 def test_trigger_on_kill_stops_the_execution(hw):
-    execution_id = start("etl", "--duration 600")
-    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id)
+    """With a key that may stop (HOPS_USER), once the execution has an appId (before, Hopsworks ignores a stop)."""
+    execution_id = start("etl", "--duration 60")
+    deadline = time.monotonic() + 10
+    while hw.state.get_execution(execution_id)["appId"] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id,
+                                        hw_api_key=seed_key("alice"))
     asyncio.run(trigger.on_kill())
+    while hw.state.get_execution(execution_id)["state"] != "KILLED" and time.monotonic() < deadline:
+        time.sleep(0.05)  # Hopsworks accepts the stop at once; YARN kills it a moment later
     assert hw.state.get_execution(execution_id)["state"] == "KILLED"
+
+
+def test_trigger_on_kill_with_the_agent_key_warns_and_does_not_fail(hw, caplog):
+    execution_id = start("etl", "--duration 60")
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id)
+    asyncio.run(trigger.on_kill())  # AGENT may not stop: a warning, no exception
+    assert hw.state.get_execution(execution_id)["state"] != "KILLED"

@@ -33,6 +33,9 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 #: Hopsworks' own internal users; UIs hide them from member lists.
 SERVICE_USERS = frozenset({"airflow", "serving", "onlinefs"})
 SERVICE_EMAILS = frozenset({"airflow@hopsworks.ai", "serving@hopsworks.se", "onlinefs@hopsworks.ai"})
+#: Hopsworks' errorCode when the key's user has a platform role the endpoint does not allow
+#: (e.g. an AGENT key on ``GET /project`` or on logs and stop).
+NO_VALID_ROLE = 320003
 
 
 class _ApiKeyAuth(requests.auth.AuthBase):
@@ -364,23 +367,75 @@ class HopsworksHook(BaseHook):
         return (rows[0].get("user") or {}).get("username") if rows else None
 
     def get_project(self, project_id: int | None = None, project_name: str | None = None) -> dict[str, Any]:
-        """ProjectDTO (with ``projectTeam``) by id or name."""
+        """ProjectDTO (with ``projectTeam``) by id or name.
+
+        By id this is ``GET /project/{id}``, which Hopsworks refuses to AGENT keys (the Airflow
+        service user); by name it is ``getProjectInfo``, which every platform role may call.
+        """
         if project_id is not None:
             return dict(self.request("GET", f"project/{_q(project_id)}"))
         if project_name:
-            return dict(self.request("GET", f"project/getProjectInfo/{_q(project_name)}"))
+            return self.get_project_info(project_name)
         raise HopsworksError("Either project_id or project_name is required")
 
-    def resolve_project(self) -> tuple[int, str]:
-        """The hook's (project id, project name), looking up whichever one is missing."""
-        if self.project_id is None or not self.project_name:
-            project = self.get_project(self.project_id, self.project_name)
-            self.project_id = int(project["projectId"])
-            self.project_name = str(project["projectName"])
+    def get_project_info(self, project_name: str) -> dict[str, Any]:
+        """``GET /project/getProjectInfo/{name}``: the ProjectDTO, allowed for every platform role."""
+        return dict(self.request("GET", f"project/getProjectInfo/{_q(project_name)}"))
+
+    def resolve_project(self, job_name: str | None = None) -> tuple[int, str]:
+        """The hook's (project id, project name), looking up whichever one is missing.
+
+        A name is resolved with ``getProjectInfo`` (any key). An id alone needs ``GET /project/{id}``,
+        which an AGENT key may not call; then the name is read from the ``hdfsUser``
+        (``<project>__<user>``) of an execution of ``job_name`` (listing executions is allowed) and
+        confirmed with ``getProjectInfo``. Without a job, or before the job's first run, that is
+        impossible and the error says to give ``project_name``.
+        """
+        if self.project_id is not None and self.project_name:
+            return self.project_id, self.project_name
+        if self.project_name:
+            project = self.get_project_info(self.project_name)
+        else:
+            project_id = self.project_id
+            if project_id is None:
+                raise HopsworksError("Either project_id or project_name is required", kind=Failure.CONFIG)
+            try:
+                project = self.get_project(project_id)
+            except HopsworksError as err:
+                if err.error_code != NO_VALID_ROLE:
+                    raise
+                project = self._project_by_id_for_agent(project_id, job_name, err)
+        self.project_id = int(project["projectId"])
+        self.project_name = str(project["projectName"])
         return self.project_id, self.project_name
 
+    def _project_by_id_for_agent(self, project_id: int, job_name: str | None, err: HopsworksError) -> dict[str, Any]:
+        """Find project ``project_id``'s name with the calls an AGENT key may make (see resolve_project)."""
+        name = None
+        if job_name:
+            _, items = self.get_executions(job_name, project_id, limit=1, sort_by="id:desc", expand_user=False)
+            hdfs_user = str((items[0] if items else {}).get("hdfsUser") or "")
+            name = hdfs_user.split("__", 1)[0] if "__" in hdfs_user else None
+        if name:
+            project = self.get_project_info(name)
+            if int(project.get("projectId") or -1) == int(project_id):
+                return project
+        raise HopsworksError(
+            f"Hopsworks does not let this connection's key look up project {project_id} by id: its user has "
+            f"the platform role AGENT (Hopsworks' Airflow service user), which may only call getProjectInfo by "
+            f"name and list, get and start executions ({err.error_msg or err}). Give the task "
+            f"project_name=... instead of (or besides) project_id={project_id}"
+            + (", or run the job once so its executions name the project" if job_name else "") + ".",
+            http_status=err.http_status, error_code=err.error_code, error_msg=err.error_msg,
+        )
+
     def _pid(self, project_id: int | None) -> int:
-        return project_id if project_id is not None else self.resolve_project()[0]
+        """The project id for a call: job and execution paths need only the id, not the name."""
+        if project_id is not None:
+            return project_id
+        if self.project_id is not None:
+            return self.project_id
+        return self.resolve_project()[0]
 
     # ---- jobs ----
     def get_jobs(
@@ -426,8 +481,11 @@ class HopsworksHook(BaseHook):
         offset: int = 0,
         limit: int = 20,
         sort_by: str = "id:desc",
+        expand_user: bool = True,
     ) -> tuple[int, list[dict[str, Any]]]:
-        params = {"offset": offset, "limit": limit, "sort_by": sort_by, "expand": "user"}
+        params: dict[str, Any] = {"offset": offset, "limit": limit, "sort_by": sort_by}
+        if expand_user:
+            params["expand"] = "user"
         body = self.request("GET", self._executions_path(project_id, job_name), params=params) or {}
         return int(body.get("count") or 0), list(body.get("items") or [])
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.states import Outcome, outcome
 from hopsworks_ui_plugin.task_support import HopsworksTaskMixin
@@ -157,4 +157,12 @@ class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):
             self._hook.stop_execution(self.job_name, self._execution_id)
             self.log.info("Stopped Hopsworks execution %s", self._execution_id)
         except HopsworksError as err:
+            if err.error_code == NO_VALID_ROLE:
+                self.log.warning(
+                    "Hopsworks execution %s keeps running: the connection's API key belongs to a user whose "
+                    "platform role (AGENT, Hopsworks' Airflow service user) may not stop executions. Stop it in "
+                    "Hopsworks, or use a HOPS_USER key (params={'hw_api_key': ...}) to have it stopped on kill.",
+                    self._execution_id,
+                )
+                return
             self.log.warning("Could not stop Hopsworks execution %s: %s", self._execution_id, err)
