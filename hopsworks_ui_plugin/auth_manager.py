@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from airflow.utils.session import NEW_SESSION, provide_session
 
-from hopsworks_ui_plugin import access, dag_files, metadb, settings
+from hopsworks_ui_plugin import access, metadb, settings
 from hopsworks_ui_plugin.access import is_admin, username_of
+from hopsworks_ui_plugin.dag_files.paths import project_folder_name
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.batch_apis import IsAuthorizedDagRequest
@@ -75,7 +76,7 @@ def member_project_folders(username: str) -> list[str]:
     folders = []
     for project, _role in projects:
         try:
-            folders.append(dag_files.project_folder_name(project.id, project.name))
+            folders.append(project_folder_name(project.id, project.name))
         except ValueError:
             continue
     return folders
@@ -87,14 +88,15 @@ class HopsworksAuthManager(FabAuthManager):
     Rule, for every DAG-level decision (the DAG, its runs, task instances, logs, XComs, ...):
 
     * An **Airflow admin** (a FAB role in ``[hopsworks] admin_roles``, default ``Admin``; see
-      :func:`hopsworks_ui_plugin.webauth.is_admin`) gets exactly what FabAuthManager gives.
+      :func:`hopsworks_ui_plugin.access.is_admin`) gets exactly what FabAuthManager gives.
     * Any **other user** may read or act on a DAG only when FabAuthManager allows it **and**
 
       - they own it: their username is one of the DAG's owners
-        (:func:`hopsworks_ui_plugin.access.owns_dag`: exact token, ignoring case and spaces, so
-        ``"alice, bob"`` is alice's and bob's, ``"alice2"`` is not alice's), **or**
+        (the one owner rule, :func:`hopsworks_ui_plugin.access.owns_dag`, in SQL as
+        :func:`hopsworks_ui_plugin.metadb.owner_clause`: exact token, ignoring case and surrounding
+        spaces, so ``"alice, bob"`` is alice's and bob's, ``"alice2"`` is not alice's), **or**
       - its file lives in the folder (``<dags_folder>/<project folder>/``, see
-        :mod:`hopsworks_ui_plugin.dag_files`) of a Hopsworks project they are a member of
+        :mod:`hopsworks_ui_plugin.dag_files.paths`) of a Hopsworks project they are a member of
         (Data owner or Data scientist, from the cached :data:`hopsworks_ui_plugin.access.MEMBERSHIPS`).
 
     * If Hopsworks cannot be asked, the project part fails closed (owners only) and a warning is

@@ -156,10 +156,10 @@ def owner_clause(username: str | None) -> ColumnElement[bool]:
 
 def _roots() -> list[str]:
     """The DAGs folder as stored in ``fileloc``: resolved and as configured (they differ behind symlinks)."""
-    from hopsworks_ui_plugin import dag_files
+    from hopsworks_ui_plugin.dag_files.paths import dags_root
     from hopsworks_ui_plugin.version_compat import conf_get
 
-    roots = [str(dag_files.dags_root()), os.path.abspath(str(conf_get("core", "dags_folder")))]
+    roots = [str(dags_root()), os.path.abspath(str(conf_get("core", "dags_folder")))]
     return list(dict.fromkeys(r.rstrip("/") for r in roots))
 
 

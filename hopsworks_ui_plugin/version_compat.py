@@ -59,6 +59,26 @@ def jwt_cookie_name() -> str:
     return str(COOKIE_NAME_JWT_TOKEN)
 
 
+def is_authorized_dag(user: Any, method: str = "GET", dag_id: str | None = None, run: bool = False) -> bool:
+    """The configured auth manager's answer for a DAG-level action: ``dag_id=None`` asks about DAGs
+    in general, ``run=True`` about the DAG's runs (triggering)."""
+    if AIRFLOW_V_3:
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    else:  # pragma: no cover - Airflow 2
+        from airflow.auth.managers.models.resource_details import (  # type: ignore[no-redef]
+            DagAccessEntity,
+            DagDetails,
+        )
+    return bool(
+        get_auth_manager().is_authorized_dag(
+            method=method,
+            access_entity=DagAccessEntity.RUN if run else None,
+            details=DagDetails(id=dag_id) if dag_id else None,
+            user=user,
+        )
+    )
+
+
 def conf_get(section: str, key: str, fallback: Any = None) -> Any:
     from airflow.configuration import conf
 
@@ -103,6 +123,7 @@ __all__ = [
     "conf_getfloat",
     "conf_getint",
     "get_auth_manager",
+    "is_authorized_dag",
     "jwt_cookie_name",
     "mask_secret",
 ]

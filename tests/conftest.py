@@ -217,3 +217,34 @@ def web(plugin_app: Any, hw: FakeHopsworks) -> Any:
 
     access.MEMBERSHIPS.clear()
     return lambda username: PageClient(plugin_app, username)
+
+
+# --- the opt-in auth manager on a second api-server ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def auth_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[AirflowServer]:
+    """A second api-server with ``[core] auth_manager = ...HopsworksAuthManager`` on the same DB, over
+    the My DAGs scenario; shared by the auth-manager and browser tests (one start per session).
+    ``server.outage``: what its very first requests saw with Hopsworks failing."""
+    from tests.support import build_my_dags_scenario, probe_auth_manager_outage
+
+    build_my_dags_scenario()
+    port = devstack.free_port()
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__AUTH_MANAGER": "hopsworks_ui_plugin.auth_manager.HopsworksAuthManager",
+        "AIRFLOW__HOPSWORKS__MEMBERSHIP_RETRY_S": "2",
+    })
+    services = devstack.start_airflow(env, ["api-server"], _HOME / "service-logs-auth-manager")
+    server = AirflowServer(f"http://127.0.0.1:{port}", _HOME, env, services)
+    try:
+        devstack.wait_http(f"{server.url}/api/v2/monitor/health", timeout=180, service=services[0])
+        server.outage = probe_auth_manager_outage(server, hopsworks, retry_s=2)  # type: ignore[attr-defined]
+        yield server
+    finally:
+        for service in services:
+            service.stop()

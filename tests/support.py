@@ -75,3 +75,173 @@ def screenshot(page: Any, name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
     return target
+
+
+# --- My DAGs scenario: real DAG files parsed into the shared metadata DB (My DAGs, metadb, auth manager) ---
+
+MDT_PREFIX = "mdt_"
+
+#: dag id -> (folder under the DAGs folder, task owners, schedule)
+SCENARIO_DAGS: dict[str, tuple[str, list[str], str | None]] = {
+    "mdt_alice_etl": ("mdt_scenario", ["alice"], None),
+    "mdt_alice_daily": ("mdt_scenario", ["alice"], "@daily"),
+    "mdt_bob_report": ("mdt_scenario", ["bob"], None),
+    "mdt_shared": ("mdt_scenario", ["alice", "bob"], None),  # owners "alice, bob"
+    "mdt_nospace": ("mdt_scenario", ["alice,bob"], None),  # owners "alice,bob"
+    "mdt_alice2": ("mdt_scenario", ["alice2"], None),  # near miss
+    "mdt_caps": ("mdt_scenario", ["Alice"], None),  # case: owners compare case-insensitively
+    "mdt_carol": ("mdt_scenario", ["carol"], None),
+    "mdt_default_owner": ("mdt_scenario", [], None),  # owner "airflow"
+    "mdt_demo_fs_bob": ("demo_fs", ["bob"], None),  # in project demo_fs's folder (alice and bob are members)
+    "mdt_analytics_carol": ("analytics", ["carol"], None),  # in project analytics's folder (carol only)
+    "mdt_stale_alice": ("mdt_scenario", ["alice"], None),  # file removed -> stale
+    "mdt_broken_alice": ("mdt_scenario", ["alice"], None),  # file later fails to import
+}
+MDT_STALE = "mdt_stale_alice"
+MDT_BROKEN = "mdt_broken_alice"
+
+#: The My DAGs page: owner-only (exact token, case-insensitive); import-error DAGs shown, stale ones not.
+MY_DAGS_EXPECTED = {
+    "alice": {"mdt_alice_etl", "mdt_alice_daily", "mdt_shared", "mdt_nospace", "mdt_caps", MDT_BROKEN},
+    "bob": {"mdt_bob_report", "mdt_shared", "mdt_nospace", "mdt_demo_fs_bob"},
+    "carol": {"mdt_carol", "mdt_analytics_carol"},
+    "dave": set(),
+    "admin": set(SCENARIO_DAGS) - {MDT_STALE},
+}
+
+#: ``/api/v2/dags`` under HopsworksAuthManager: owner OR member of the project folder; stale DAGs (the
+#: broken one included) are not listed by Airflow.
+AUTH_MANAGER_API_EXPECTED = {
+    "alice": {"mdt_alice_etl", "mdt_alice_daily", "mdt_shared", "mdt_nospace", "mdt_caps", "mdt_demo_fs_bob"},
+    "bob": {"mdt_bob_report", "mdt_shared", "mdt_nospace", "mdt_demo_fs_bob"},
+    "carol": {"mdt_carol", "mdt_analytics_carol"},
+    "dave": set(),
+    "admin": set(SCENARIO_DAGS) - {MDT_STALE, MDT_BROKEN},
+}
+
+_SCENARIO_BUILT: dict[str, bool] = {}
+
+
+def _scenario_dag_source(dag_id: str, owners: list[str], schedule: str | None) -> str:
+    lines = [
+        "from datetime import datetime",
+        "from airflow.sdk import DAG",
+        "from airflow.providers.standard.operators.empty import EmptyOperator",
+        "",
+        f"with DAG({dag_id!r}, schedule={schedule!r}, start_date=datetime(2024, 1, 1), catchup=False,",
+        "         tags=['my-dags-test']):",
+    ]
+    for i, owner in enumerate(owners or [None]):  # type: ignore[list-item]
+        owner_arg = f", owner={owner!r}" if owner else ""
+        lines.append(f"    EmptyOperator(task_id='t{i}'{owner_arg})")
+    return "\n".join(lines) + "\n"
+
+
+def _parse_dag_files(paths: list[Path]) -> None:
+    """Parse these files into the metadata DB like ``airflow dags reserialize`` (only these files)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    root = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    DagBundlesManager().sync_bundles_to_db()
+    for path in paths:
+        bag = BundleDagBag(dag_folder=str(path), bundle_path=root, bundle_name="dags-folder")
+        with create_session() as session:
+            sync_bag_to_db(bag, "dags-folder", None, session=session)
+
+
+def build_my_dags_scenario() -> dict[str, Path]:
+    """Write and parse the ``mdt_*`` DAGs once per test session (every DAG gets a bundle, a serialized
+    version and real owners); return their files. Other modules may add DAGs to the same DB: exact-set
+    assertions look at ``mdt_*`` ids only."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    root = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    files = {dag_id: root / folder / f"{dag_id}.py" for dag_id, (folder, _, _) in SCENARIO_DAGS.items()}
+    if _SCENARIO_BUILT.get("done"):
+        return files
+    for dag_id, (_folder, owners, schedule) in SCENARIO_DAGS.items():
+        files[dag_id].parent.mkdir(parents=True, exist_ok=True)
+        files[dag_id].write_text(_scenario_dag_source(dag_id, owners, schedule))
+    _parse_dag_files(list(files.values()))
+    # The broken DAG: its file now fails to import (Airflow records the error, marks the DAG stale).
+    files[MDT_BROKEN].write_text("from airflow.sdk import DAG\n\nwith DAG('mdt_broken_alice' this is not python\n")
+    _parse_dag_files([files[MDT_BROKEN]])
+    # The stale DAG: its file is gone.
+    files[MDT_STALE].unlink()
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == MDT_STALE).values(is_stale=True))
+    _SCENARIO_BUILT["done"] = True
+    return files
+
+
+def page_dag_ids(text: str) -> set[str]:
+    """The DAG ids of the rows of a My DAGs page."""
+    import html
+
+    return {html.unescape(m) for m in re.findall(r'<tr data-dag-id="([^"]+)"', text)}
+
+
+def dag_model_row(dag_id: str) -> Any:
+    """The DagModel row of a DAG (detached), or None."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        dm = session.get(DagModel, dag_id)
+        session.expunge_all()
+        return dm
+
+
+def dag_runs_of(dag_id: str) -> list[tuple[str, str, str | None]]:
+    """``(run_id, run_type, triggering_user_name)`` of every run of a DAG."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.run_id, DagRun.run_type, DagRun.triggering_user_name).where(DagRun.dag_id == dag_id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+class ApiUser:
+    """A user's Bearer-token client for one api-server (token from the real /auth/login/ form)."""
+
+    def __init__(self, server: Any, username: str) -> None:
+        self.server = server
+        self.username = username
+        self.session = server.login(username)
+        self.headers = {"Authorization": f"Bearer {self.session.cookies['_token']}"}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
+        return requests.request(method, f"{self.server.url}/api/v2{path}", headers=self.headers, timeout=60,
+                                **kwargs)
+
+    def dag_ids(self, **params: Any) -> set[str]:
+        params.setdefault("limit", 100)
+        response = self.call("GET", "/dags", params=params)
+        assert response.status_code == 200, response.text
+        return {d["dag_id"] for d in response.json()["dags"]}
+
+
+def probe_auth_manager_outage(server: Any, hopsworks: Any, retry_s: float) -> dict[str, object]:
+    """First requests of a fresh auth-manager server, with Hopsworks failing (nothing cached yet):
+    what alice's API list and My DAGs page show, and which Hopsworks paths were asked."""
+    hopsworks.clear_requests()
+    hopsworks.inject_fault(status=503, count=None, path_contains="/project")
+    try:
+        alice = ApiUser(server, "alice")
+        ids = {d for d in alice.dag_ids(dag_id_pattern=MDT_PREFIX) if d.startswith(MDT_PREFIX)}
+        page = alice.session.get(server.page("my-dags/"), params={"q": MDT_PREFIX}, timeout=60)
+        asked = [r.path for r in hopsworks.requests]
+    finally:
+        hopsworks.clear_faults()
+    time.sleep(retry_s + 0.5)  # the auth manager asks Hopsworks again after membership_retry_s
+    return {"api_ids": ids, "page_status": page.status_code, "page_text": page.text, "asked": asked}

@@ -12,30 +12,15 @@ from a DAG that does not exist.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import requests
 
-from hopsworks_ui_plugin import devstack
-from tests.conftest import AirflowServer
-from tests.test_my_dags import BROKEN, PAGE_EXPECTED, PREFIX, SCENARIO_DAGS, STALE, build_scenario, page_ids
+from tests.support import AUTH_MANAGER_API_EXPECTED as API_EXPECTED
+from tests.support import MDT_PREFIX as PREFIX
+from tests.support import MY_DAGS_EXPECTED, ApiUser, page_dag_ids
 
-AUTH_MANAGER = "hopsworks_ui_plugin.auth_manager.HopsworksAuthManager"
-
-#: ``/api/v2/dags`` under the auth manager: owner OR member of the project folder; stale DAGs (the
-#: broken one included) are not listed by Airflow.
-API_EXPECTED = {
-    "alice": {"mdt_alice_etl", "mdt_alice_daily", "mdt_shared", "mdt_nospace", "mdt_caps", "mdt_demo_fs_bob"},
-    "bob": {"mdt_bob_report", "mdt_shared", "mdt_nospace", "mdt_demo_fs_bob"},
-    "carol": {"mdt_carol", "mdt_analytics_carol"},
-    "dave": set(),
-    "admin": set(SCENARIO_DAGS) - {STALE, BROKEN},
-}
 MEMBER_FOLDERS = {
     "alice": {"demo_fs", "empty_proj"},
     "bob": {"demo_fs"},
@@ -44,89 +29,27 @@ MEMBER_FOLDERS = {
 }
 
 
-class Api:
-    """A user's Bearer-token client for one api-server (token from the real /auth/login/ form)."""
-
-    def __init__(self, server: AirflowServer, username: str) -> None:
-        self.server = server
-        self.username = username
-        self.session = server.login(username)
-        self.headers = {"Authorization": f"Bearer {self.session.cookies['_token']}"}
-
-    def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(
-            method, f"{self.server.url}/api/v2{path}", headers=self.headers, timeout=60, **kwargs
-        )
-
-    def dag_ids(self, **params) -> set[str]:
-        params.setdefault("limit", 100)
-        response = self.call("GET", "/dags", params=params)
-        assert response.status_code == 200, response.text
-        return {d["dag_id"] for d in response.json()["dags"]}
-
-
-def _probe_outage(server: AirflowServer, hopsworks) -> dict[str, object]:
-    """First requests of the fresh server, with Hopsworks failing: nothing is cached yet."""
-    hopsworks.clear_requests()
-    hopsworks.inject_fault(status=503, count=None, path_contains="/project")
-    try:
-        alice = Api(server, "alice")
-        ids = {d for d in alice.dag_ids(dag_id_pattern=PREFIX) if d.startswith(PREFIX)}
-        page = alice.session.get(server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
-        asked = [r.path for r in hopsworks.requests]
-    finally:
-        hopsworks.clear_faults()
-    time.sleep(2.5)  # [hopsworks] membership_retry_s = 2 on this server
-    return {"api_ids": ids, "page_status": page.status_code, "page_text": page.text, "asked": asked}
-
-
-@pytest.fixture(scope="module")
-def auth_server(airflow_db, hopsworks) -> Iterator[AirflowServer]:
-    """A second api-server with ``[core] auth_manager = ...HopsworksAuthManager`` on the same DB."""
-    build_scenario()
-    port = devstack.free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
-            "AIRFLOW__HOPSWORKS__MEMBERSHIP_RETRY_S": "2",
-        }
-    )
-    home = Path(env["AIRFLOW_HOME"])
-    services = devstack.start_airflow(env, ["api-server"], home / "service-logs-auth-manager")
-    server = AirflowServer(f"http://127.0.0.1:{port}", home, env, services)
-    try:
-        devstack.wait_http(f"{server.url}/api/v2/monitor/health", timeout=180, service=services[0])
-        server.outage = _probe_outage(server, hopsworks)  # type: ignore[attr-defined]
-        yield server
-    finally:
-        for service in services:
-            service.stop()
-
-
 @pytest.fixture(scope="module")
 def api(auth_server):
-    cache: dict[str, Api] = {}
+    cache: dict[str, ApiUser] = {}
 
-    def get(username: str) -> Api:
+    def get(username: str) -> ApiUser:
         if username not in cache:
-            cache[username] = Api(auth_server, username)
+            cache[username] = ApiUser(auth_server, username)
         return cache[username]
 
     return get
 
 
 def rule_allows(username: str, owners: str, fileloc: str | None) -> bool:
-    from hopsworks_ui_plugin import access, dag_files
+    from hopsworks_ui_plugin import access
+    from hopsworks_ui_plugin.dag_files.paths import dags_root
 
     if access.owns_dag(owners, username):
         return True
     folder = Path(fileloc or "/").resolve()
     try:
-        top = folder.relative_to(dag_files.dags_root()).parts[0]
+        top = folder.relative_to(dags_root()).parts[0]
     except (ValueError, IndexError):
         return False
     return top in MEMBER_FOLDERS[username]
@@ -250,7 +173,7 @@ def test_hopsworks_outage_falls_back_to_owned_dags(auth_server):
     # The My DAGs page still answers, without the project column, with a warning.
     assert outage["page_status"] == 200
     assert 'data-testid="hopsworks-warning"' in outage["page_text"]
-    assert page_ids(outage["page_text"]) == PAGE_EXPECTED["alice"]
+    assert page_dag_ids(outage["page_text"]) == MY_DAGS_EXPECTED["alice"]
     assert 'data-testid="project"></td>' in outage["page_text"]
     warning = outage["page_text"].split('data-testid="hopsworks-warning"')[1].split("</div>")[0]
     assert "503" in warning and "Traceback" not in warning
@@ -259,7 +182,7 @@ def test_hopsworks_outage_falls_back_to_owned_dags(auth_server):
 def test_my_dags_page_stays_owner_only_under_the_auth_manager(auth_server, api):
     alice = api("alice")
     page = alice.session.get(auth_server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
-    assert page.status_code == 200 and page_ids(page.text) == PAGE_EXPECTED["alice"]
+    assert page.status_code == 200 and page_dag_ids(page.text) == MY_DAGS_EXPECTED["alice"]
     assert 'data-testid="hopsworks-warning"' not in page.text
     bob = api("bob").session.get(auth_server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
     assert 'data-testid="project">demo_fs<' in bob.text

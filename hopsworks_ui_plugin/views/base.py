@@ -104,6 +104,24 @@ def project_member(*, operate: str | None = None) -> Callable[[F], F]:
     return decorate
 
 
+def dag_actor(verb: str, *, run: bool = False) -> Callable[[F], F]:
+    """The user may ``verb`` DAG ``dag_id`` (an owner or an admin, and the auth manager agrees;
+    ``run=True``: acting on its runs, i.e. triggering): 404 for an unknown DAG, 403 otherwise. The
+    handler gets ``dag=`` (:class:`~hopsworks_ui_plugin.metadb.DagRef`) instead of ``dag_id``."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args: Any, dag_id: str, **kwargs: Any) -> Any:
+            from hopsworks_ui_plugin.core.my_dags import dag_for_action
+
+            return view(*args, dag=dag_for_action(dag_id, request_user(), verb, run=run), **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 # --- the base view -------------------------------------------------------------------------------
 
 

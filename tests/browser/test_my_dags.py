@@ -3,7 +3,7 @@ DAG list; the admin sees all.
 
 Both run on the api-server with HopsworksAuthManager (the plugin's pages are served there too; the
 My DAGs page stays owner-only under it). The page under the default FAB auth manager is covered
-over HTTP by ``test_my_dags.py``."""
+in-process by ``tests/views/test_my_dags.py``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import time
 
 import pytest
 
+from tests.support import AUTH_MANAGER_API_EXPECTED as API_EXPECTED
+from tests.support import MDT_PREFIX as PREFIX
+from tests.support import MY_DAGS_EXPECTED as PAGE_EXPECTED
 from tests.support import browser_page_logged_in, screenshot
-from tests.test_auth_manager import API_EXPECTED, auth_server  # noqa: F401 - module-scoped fixture
-from tests.test_my_dags import PAGE_EXPECTED, PREFIX, dag_row
+from tests.support import dag_model_row as dag_row
 
 
 def rows_on_page(page) -> set[str]:
@@ -29,7 +31,7 @@ def search_my_dags(page, server_url: str, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def user_page(browser, auth_server):  # noqa: F811
+def user_page(browser, auth_server):
     """``user_page("alice")`` -> a Playwright page logged in on the auth-manager server (one per user)."""
     contexts: dict[str, tuple] = {}
 
@@ -44,7 +46,7 @@ def user_page(browser, auth_server):  # noqa: F811
 
 
 @pytest.mark.parametrize("username", ["alice", "bob", "admin"])
-def test_my_dags_page_in_the_browser(auth_server, user_page, username):  # noqa: F811
+def test_my_dags_page_in_the_browser(auth_server, user_page, username):
     page = user_page(username)
     search_my_dags(page, auth_server.url, PREFIX)
     assert rows_on_page(page) == PAGE_EXPECTED[username]
@@ -57,7 +59,7 @@ def test_my_dags_page_in_the_browser(auth_server, user_page, username):  # noqa:
     )
 
 
-def test_owner_toggles_pause_in_the_browser(auth_server, user_page):  # noqa: F811
+def test_owner_toggles_pause_in_the_browser(auth_server, user_page):
     page = user_page("bob")
     search_my_dags(page, auth_server.url, "mdt_nospace")
     toggle = 'tr[data-dag-id="mdt_nospace"] [data-testid=pause-toggle]'
@@ -89,7 +91,7 @@ def react_dag_ids(page, expected: set[str], timeout_s: float = 30) -> set[str]:
 
 
 @pytest.mark.parametrize("username", ["alice", "bob", "admin"])
-def test_airflow_react_dag_list_under_the_auth_manager(auth_server, user_page, username):  # noqa: F811
+def test_airflow_react_dag_list_under_the_auth_manager(auth_server, user_page, username):
     page = user_page(username)
     page.goto(f"{auth_server.url}/dags")
     page.fill("input[placeholder^='Search Dags']", PREFIX)
