@@ -1,0 +1,323 @@
+"""The DAG-file flows of a Hopsworks project, framework-neutral.
+
+Upload several files all-or-nothing (every file is checked completely before any is written), stage
+a file whose name is taken until the user confirms the replacement (re-checked at confirmation:
+the confirmation itself is not trusted), delete a file together with its DAG records, and the rows
+of the project and file listings. Inputs are plain values (file names, binary streams, the raw
+``Content-Disposition`` header, the username and admin flag); outputs are plain dataclasses; refusals
+that end the request are :class:`~hopsworks_ui_plugin.errors.PluginError` subclasses. Who may see or
+change a project is checked before these run (:func:`hopsworks_ui_plugin.access.project_access`).
+
+The checks and file operations themselves live in :mod:`hopsworks_ui_plugin.dag_files`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from hopsworks_ui_plugin import dag_files
+from hopsworks_ui_plugin.access import ProjectRef, visible_projects
+from hopsworks_ui_plugin.dag_files import DagFile, DagRecord, ImportErrorRecord, RemovalReport
+from hopsworks_ui_plugin.errors import Conflict, PluginError
+from hopsworks_ui_plugin.formatting import fmt_size
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+from hopsworks_ui_plugin.version_compat import conf_getboolean
+
+NOTHING_SAVED = "Nothing was saved: fix the refused file and upload again."
+
+
+def folder(project_id: int, project_name: str) -> Path:
+    """The project's DAG folder; :class:`Conflict` when its name cannot be a folder name."""
+    try:
+        return dag_files.project_dir(project_id, project_name)
+    except ValueError as err:
+        raise Conflict(
+            f"{err}. An admin can set [hopsworks] dag_folder_scheme = sha256 in airflow.cfg.",
+            title="No DAG folder for this project",
+        ) from None
+
+
+# --- listings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    project: ProjectRef
+    role: str | None  # None: an admin who is not a member
+    count: int | None  # DAG files in its folder; None when the project has no usable folder
+    folder: str | None
+
+
+def project_rows(hook: HopsworksHook, username: str, admin: bool) -> list[ProjectRow]:
+    """The projects the user may see, with how many DAG files each holds."""
+    rows = []
+    for project, role in visible_projects(hook, username, admin):
+        try:
+            directory = dag_files.project_dir(project.id, project.name)
+            count: int | None = len(dag_files.list_files(directory)[0])
+            name: str | None = directory.name
+        except (ValueError, PluginError):
+            count, name = None, None
+        rows.append(ProjectRow(project, role, count, name))
+    return rows
+
+
+@dataclass(frozen=True)
+class FileRow:
+    file: DagFile
+    dags: list[DagRecord]
+    errors: list[ImportErrorRecord]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A project folder as its page shows it."""
+
+    folder: str
+    rows: list[FileRow]
+    skipped: int  # entries left out: symlinks, folders, names that are not plain *.py names
+    orphans: dict[str, list[DagRecord]]  # DAGs Airflow still records for files that are gone
+    max_file_bytes: int
+    max_files: int
+    paused_at_creation: bool
+
+
+def listing(directory: Path) -> Listing:
+    files, skipped = dag_files.list_files(directory)
+    dags = dag_files.dags_by_file(directory)
+    errors = dag_files.import_errors_by_file(directory)
+    present = {f.name for f in files}
+    return Listing(
+        folder=directory.name,
+        rows=[FileRow(f, dags.get(f.name, []), errors.get(f.name, [])) for f in files],
+        skipped=skipped,
+        orphans={name: dags[name] for name in sorted(set(dags) - present)},
+        max_file_bytes=dag_files.max_file_bytes(),
+        max_files=dag_files.max_files_per_upload(),
+        paused_at_creation=conf_getboolean("core", "dags_are_paused_at_creation", True),
+    )
+
+
+# --- upload, replace -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """One uploaded file: its name as sent, its content, and the raw multipart header (if any)."""
+
+    name: str
+    stream: IO[bytes]
+    content_disposition: str | None = None
+
+
+@dataclass
+class FileResult:
+    """What happened to one uploaded file."""
+
+    name: str
+    outcome: str  # valid (checked, not yet written) | written | replaced | confirm | skipped | rejected
+    message: str = ""
+    status: int = 200
+    size: int = 0
+    owners: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    token: str = ""  # confirm: the staged upload waiting for "replace?"
+
+    @property
+    def staged(self) -> str:
+        """What a confirmation sends back for this file: ``<token>:<name>``."""
+        return f"{self.token}:{self.name}"
+
+
+@dataclass
+class UploadResult:
+    """The answer to an upload or a confirmation: an HTTP status, one result per file, and a
+    message for the whole request (``error``: nothing or not everything was saved)."""
+
+    status: int
+    results: list[FileResult] = field(default_factory=list)
+    error: str | None = None
+    notice: str | None = None
+
+    @property
+    def pending(self) -> list[FileResult]:
+        return [r for r in self.results if r.outcome == "confirm"]
+
+
+def _status(results: list[FileResult]) -> int:
+    for result in results:
+        if result.outcome == "rejected":
+            return result.status
+    return 409 if any(r.outcome == "confirm" for r in results) else 200
+
+
+def request_too_large(content_length: int | None) -> UploadResult | None:
+    """A refusal (413) for an upload request whose declared body is over the cap, before reading it."""
+    limit = dag_files.max_upload_request_bytes()
+    if content_length is None or content_length <= limit:
+        return None
+    return UploadResult(
+        413,
+        error=f"The upload is too large ({fmt_size(content_length)}); at most {dag_files.max_files_per_upload()} "
+        f"files of {fmt_size(dag_files.max_file_bytes())} each. Nothing was saved.",
+    )
+
+
+def _check(incoming: IncomingFile, seen: set[str], username: str, admin: bool) -> tuple[FileResult, bytes]:
+    """Validate one uploaded file completely (nothing is written here)."""
+    name = incoming.name
+    problem = dag_files.upload_name_problem(name, incoming.content_disposition)
+    if problem:
+        return FileResult(name, "rejected", problem, 400), b""
+    if name in seen:
+        return FileResult(name, "rejected", f"{name} appears twice in this upload.", 400), b""
+    seen.add(name)
+    try:
+        data = dag_files.read_capped(incoming.stream, dag_files.max_file_bytes(), name)
+        checked = dag_files.check_source(name, data)
+    except PluginError as err:
+        return FileResult(name, "rejected", err.message, err.status), b""
+    refusal, warnings = dag_files.owner_verdict(checked, username, admin)
+    owners = sorted(checked.owners.owners)
+    if refusal:
+        return FileResult(name, "rejected", refusal, 403, len(data), owners, warnings), b""
+    return FileResult(name, "valid", "", 200, len(data), owners, warnings), data
+
+
+def _store(result: FileResult, data: bytes, directory: Path) -> None:
+    """Write a validated file, or stage it for confirmation when the name is taken."""
+    name = result.name
+    try:
+        taken = dag_files.exists(directory, name)
+        if not taken:
+            dag_files.write_atomic(directory, name, data, replace=False)
+    except Conflict:  # created meanwhile, or not a regular file: ask (committing re-checks)
+        taken = True
+    except PluginError as err:
+        result.outcome, result.status, result.message = "rejected", err.status, err.message
+        return
+    if taken:
+        result.token = dag_files.stage(directory, data)
+        result.outcome, result.status = "confirm", 409
+        result.message = f"{name} already exists. Replace it with the uploaded file?"
+    else:
+        result.outcome = "written"
+        result.message = f"{name} was saved ({fmt_size(len(data))})."
+
+
+def upload(directory: Path, files: Sequence[IncomingFile], username: str, admin: bool) -> UploadResult:
+    """Check every file, then write them all, or none when one is refused. Files whose name exists
+    already are staged and come back as ``confirm`` (status 409)."""
+    if not files:
+        return UploadResult(400, error="Choose one or more .py files to upload.")
+    limit = dag_files.max_files_per_upload()
+    if len(files) > limit:
+        return UploadResult(413, error=f"Too many files ({len(files)}); at most {limit} per upload. Nothing was saved.")
+    seen: set[str] = set()
+    checked = [_check(incoming, seen, username, admin) for incoming in files]
+    results = [result for result, _data in checked]
+    if any(r.outcome == "rejected" for r in results):
+        # All or nothing: one bad file and nothing of this upload is written.
+        for result in results:
+            if result.outcome == "valid":
+                result.outcome = "skipped"
+                result.message = f"{result.name} passed the checks but was not saved, because another file " \
+                    "of this upload was refused. Upload it again on its own, or fix the other file."
+        return UploadResult(_status(results), results, error=NOTHING_SAVED)
+    for result, data in checked:
+        _store(result, data, directory)
+    return UploadResult(_status(results), results)
+
+
+def replace(directory: Path, staged: Iterable[str], username: str, admin: bool, *, confirm: bool) -> UploadResult:
+    """Second step of replacing existing files. ``staged``: ``<token>:<name>`` values from the
+    confirmation; ``confirm=False`` discards them ("keep the existing files")."""
+    pairs = [(token, name) for token, _, name in (s.partition(":") for s in staged)]
+    if not confirm:
+        for token, _name in pairs:
+            try:
+                dag_files.discard_staged(directory, token)
+            except PluginError:
+                continue
+        return UploadResult(200, notice="Nothing was replaced.")
+    results = []
+    for token, name in pairs[: dag_files.max_files_per_upload()]:
+        problem = dag_files.name_problem(name)
+        if problem:
+            results.append(FileResult(name, "rejected", problem, 400))
+            continue
+        try:
+            # Everything is checked again: the confirmation itself is not trusted.
+            checked = dag_files.check_source(name, dag_files.read_staged(directory, token))
+            refusal, warnings = dag_files.owner_verdict(checked, username, admin)
+            if refusal:
+                dag_files.discard_staged(directory, token)
+                results.append(FileResult(name, "rejected", refusal, 403))
+                continue
+            replaced = dag_files.commit_staged(directory, token, name)
+        except PluginError as err:
+            results.append(FileResult(name, "rejected", err.message, err.status))
+            continue
+        verb = "replaced" if replaced else "saved"
+        results.append(
+            FileResult(name, "replaced" if replaced else "written", f"{name} was {verb} ({fmt_size(checked.size)}).",
+                       200, checked.size, sorted(checked.owners.owners), warnings)
+        )
+    return UploadResult(_status(results), results)
+
+
+# --- one file: view, delete ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileView:
+    """A file as its page shows it: at most twice the upload cap of it, decoded leniently."""
+
+    info: DagFile
+    lines: list[str]
+    decoded: bool  # False: not valid UTF-8 (undecodable bytes replaced)
+    truncated_at: int | None  # bytes shown when the file is longer, else None
+    dags: list[DagRecord]
+    errors: list[ImportErrorRecord]
+
+
+def view(directory: Path, name: str) -> FileView:
+    data = dag_files.read_file(directory, name)
+    info = dag_files.file_info(directory, name)
+    shown_limit = 2 * dag_files.max_file_bytes()
+    truncated = len(data) > shown_limit
+    data = data[:shown_limit]
+    try:
+        text, decoded = data.decode("utf-8"), True
+    except UnicodeDecodeError:  # a cut in the middle of a character is not the file's fault
+        text, decoded = data.decode("utf-8", errors="replace"), truncated
+    return FileView(info, text.splitlines() or [""], decoded, shown_limit if truncated else None,
+                    dag_files.dag_records(directory, name), dag_files.import_errors(directory, name))
+
+
+def download(directory: Path, name: str) -> bytes:
+    """The file's bytes. ``name`` passed the allow-list (ASCII letters, digits, ``_ . -``), so it
+    is safe in a ``Content-Disposition`` header as it is."""
+    return dag_files.read_file(directory, name)
+
+
+@dataclass(frozen=True)
+class DeletePreview:
+    info: DagFile
+    dags: list[DagRecord]  # pausing and removing these comes with deleting the file
+
+
+def delete_preview(directory: Path, name: str) -> DeletePreview:
+    return DeletePreview(dag_files.file_info(directory, name), dag_files.dag_records(directory, name))
+
+
+def delete(directory: Path, name: str, dag_ids: Iterable[str] | None = None) -> RemovalReport:
+    """Remove the file, then pause and remove its DAGs' records and its import errors."""
+    if dag_ids is None:
+        dag_ids = [d.dag_id for d in dag_files.dag_records(directory, name)]
+    dag_files.delete_file(directory, name)
+    return dag_files.remove_dag_records(directory, name, dag_ids)
+
