@@ -1,5 +1,9 @@
 """Airflow's metadata DB side of a project folder: which DAGs and import errors belong to which file,
-and removing a deleted file's records (pause its DAGs, then Airflow's own ``delete_dag``)."""
+and removing a deleted file's records (pause its DAGs, then Airflow's own ``delete_dag``).
+
+The queries, and what differs between Airflow versions in those tables (bundles,
+``relative_fileloc``, ``is_stale``), are in :mod:`hopsworks_ui_plugin.metadb`; this module decides
+which rows belong to which file of a project folder."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hopsworks_ui_plugin import metadb
 from hopsworks_ui_plugin.dag_files.paths import check_name, dags_root
 from hopsworks_ui_plugin.version_compat import conf_get
 
@@ -56,13 +61,16 @@ def _dags_folder_bundles(root: str, _config: str) -> frozenset[str]:
     return frozenset(names or {"dags-folder"})
 
 
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _relative(directory: Path, name: str | None = None) -> str:
     rel = directory.name
     return f"{rel}/{name}" if name else rel
+
+
+def _absolute_folders(directory: Path) -> list[str]:
+    """The folder as ``fileloc`` may spell it (as given, resolved, under the configured DAGs folder)."""
+    candidates = [str(directory), str(directory.resolve()),
+                  os.path.join(str(conf_get("core", "dags_folder")), directory.name)]
+    return list(dict.fromkeys(candidates))
 
 
 def _file_of(fileloc: str | None, relative: str | None, bundle: str | None, directory: Path,
@@ -84,27 +92,14 @@ def _file_of(fileloc: str | None, relative: str | None, bundle: str | None, dire
 
 def dags_by_file(directory: Path) -> dict[str, list[DagRecord]]:
     """The DAGs Airflow recorded for each file of a project folder, by file name."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import or_, select
-
     bundles = dags_folder_bundles()
-    prefix = _relative(directory) + "/"
-    candidates = {str(directory), str(directory.resolve()),
-                  os.path.join(str(conf_get("core", "dags_folder")), directory.name)}
-    conditions = [DagModel.relative_fileloc.like(_like_prefix(prefix), escape="\\")]
-    conditions += [DagModel.fileloc.like(_like_prefix(c + "/"), escape="\\") for c in candidates]
+    rows = metadb.dags_under(_relative(directory) + "/", [f + "/" for f in _absolute_folders(directory)])
     result: dict[str, list[DagRecord]] = {}
-    with create_session() as session:
-        rows = session.execute(
-            select(DagModel.dag_id, DagModel.owners, DagModel.is_paused, DagModel.is_stale, DagModel.fileloc,
-                   DagModel.relative_fileloc, DagModel.bundle_name).where(or_(*conditions))
-        ).all()
-    for dag_id, owners, paused, stale, fileloc, relative, bundle in rows:
-        name = _file_of(fileloc, relative, bundle, directory, bundles)
+    for row in rows:
+        name = _file_of(row.fileloc, row.relative_fileloc, row.bundle_name, directory, bundles)
         if name:
             result.setdefault(name, []).append(
-                DagRecord(str(dag_id), str(owners or ""), bool(paused), bool(stale), str(fileloc or ""))
+                DagRecord(row.dag_id, row.owners, row.is_paused, row.is_stale, row.fileloc)
             )
     for records in result.values():
         records.sort(key=lambda r: r.dag_id)
@@ -113,24 +108,13 @@ def dags_by_file(directory: Path) -> dict[str, list[DagRecord]]:
 
 def import_errors_by_file(directory: Path) -> dict[str, list[ImportErrorRecord]]:
     """The import errors Airflow recorded for each file of a project folder, by file name."""
-    from airflow.models.errors import ParseImportError
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    bundles = dags_folder_bundles()
     prefix = _relative(directory) + "/"
+    rows = metadb.import_errors_under(prefix, dags_folder_bundles(), [f + "/" for f in _absolute_folders(directory)])
     result: dict[str, list[ImportErrorRecord]] = {}
-    with create_session() as session:
-        rows = session.execute(
-            select(ParseImportError.filename, ParseImportError.bundle_name, ParseImportError.timestamp,
-                   ParseImportError.stacktrace)
-            .where(ParseImportError.bundle_name.in_(bundles))
-            .where(ParseImportError.filename.like(_like_prefix(prefix), escape="\\"))
-        ).all()
-    for filename, _bundle, timestamp, stacktrace in rows:
-        if filename and filename.startswith(prefix) and "/" not in filename[len(prefix):]:
-            name = filename[len(prefix):]
-            result.setdefault(name, []).append(ImportErrorRecord(filename, timestamp, str(stacktrace or "")))
+    for row in rows:
+        if row.filename.startswith(prefix) and "/" not in row.filename[len(prefix):]:
+            name = row.filename[len(prefix):]
+            result.setdefault(name, []).append(ImportErrorRecord(row.filename, row.timestamp, row.stacktrace))
     return result
 
 
@@ -153,39 +137,23 @@ class RemovalReport:
 def remove_dag_records(directory: Path, name: str, dag_ids: Iterable[str]) -> RemovalReport:
     """Pause the DAGs of a deleted file, then delete their records (Airflow's own ``delete_dag``:
     runs, task instances, serialized DAG …; the audit log is kept) and the file's import errors."""
-    from airflow.models.dag import DagModel
-    from airflow.models.errors import ParseImportError
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete, select, update
-
     report = RemovalReport()
-    error_rows = (
-        ParseImportError.filename == _relative(directory, name),
-        ParseImportError.bundle_name.in_(dags_folder_bundles()),
-    )
-    with create_session() as session:
-        errors_before = len(session.execute(select(ParseImportError.id).where(*error_rows)).all())
+    relative = _relative(directory, name)
+    bundles = dags_folder_bundles()
+    absolute = [os.path.join(f, name) for f in _absolute_folders(directory)]
+    errors_before = metadb.count_import_errors(relative, bundles, absolute)
     ids = sorted(set(dag_ids))
     if ids:
-        with create_session() as session:
-            session.execute(update(DagModel).where(DagModel.dag_id.in_(ids)).values(is_paused=True))
+        metadb.pause_dags(ids)
         report.paused = list(ids)
     for dag_id in ids:
         try:
-            from airflow.api.common.delete_dag import delete_dag
-
-            with create_session() as session:
-                delete_dag(dag_id, keep_records_in_log=True, session=session)
+            metadb.delete_dag_records(dag_id)
             report.removed.append(dag_id)
-        except Exception as err:  # running task instances, DagNotFound after a concurrent delete, ...
-            if err.__class__.__name__ == "DagNotFound":
-                report.removed.append(dag_id)
-                continue
+        except Exception as err:  # running task instances, ...
             log.warning("Could not delete the records of DAG %s: %s", dag_id, err)
             report.problems.append(f"{dag_id}: {err} (the DAG stays paused)")
-    with create_session() as session:  # delete_dag removes them too, but only for files that had DAGs
-        session.execute(delete(ParseImportError).where(*error_rows))
-    with create_session() as session:
-        errors_after = len(session.execute(select(ParseImportError.id).where(*error_rows)).all())
-    report.import_errors_removed = errors_before - errors_after
+    # delete_dag removes them too, but only for files that had DAGs
+    metadb.delete_import_errors(relative, bundles, absolute)
+    report.import_errors_removed = errors_before - metadb.count_import_errors(relative, bundles, absolute)
     return report
