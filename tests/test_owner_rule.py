@@ -86,3 +86,22 @@ def test_sql_rule_on_dag_rows(owner_rows, owners, username, expected):
     assert (owner_rows[owners] in matched) is expected
     # and no other row of the table matches unless the Python rule says so
     assert matched == {d for o, d in owner_rows.items() if access.owns_dag(o, username)}
+
+
+
+def _team_cases() -> list[tuple[str, str, bool]]:
+    """Table rows with one owner token and a username Hopsworks could have (not a service user)."""
+    from hopsworks_ui_plugin.hooks.hopsworks import SERVICE_USERS
+
+    return [(o, u, e) for o, u, e in CASES
+            if o and "," not in o and u and u.strip() and not set(",% _\\") & set(u.strip())
+            and u.strip() not in SERVICE_USERS]
+
+
+@pytest.mark.parametrize(("owners", "username", "expected"), _team_cases())
+def test_task_owner_check_matches_team_members_by_the_same_rule(owners, username, expected):
+    """The operators' task-owner check (``member_role`` of each owner token) agrees with the table:
+    a task whose owner is ``owners`` runs for team member ``username``."""
+    project = {"projectTeam": [{"user": {"username": username.strip()}, "teamRole": "Data owner"}]}
+    roles = [access.member_role(project, token) for token in access.owner_tokens(owners)]
+    assert (bool(roles) and all(roles)) is expected
