@@ -312,3 +312,23 @@ def dag_rows(*dag_ids: str) -> dict[str, bool]:
     with create_session() as session:
         rows = session.execute(select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids)))
         return {r[0]: r[1] for r in rows}
+
+
+BULK_PROJECT_ID, BULK_PROJECT = 4119, "bulk_jobs"
+
+
+def ensure_bulk_project(server: Any) -> int:
+    """A project of the fake Hopsworks with 2,000 jobs; only the service accounts are in its team, so
+    only admins see it. Created once per server; returns its id."""
+    from hopsworks_ui_plugin.fake_hopsworks.state import Project
+
+    state = server.state
+    with state.lock:
+        if BULK_PROJECT_ID not in state.projects:
+            now = state.now()
+            state.projects[BULK_PROJECT_ID] = Project(
+                BULK_PROJECT_ID, BULK_PROJECT, "airflow", now, "2,000 jobs",
+                {"airflow": ("Data owner", now), "airflow_ui": ("Data scientist", now)},
+            )
+            state.add_jobs(BULK_PROJECT_ID, 2000, prefix="job_")
+    return BULK_PROJECT_ID

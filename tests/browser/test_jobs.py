@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.support import screenshot
-from tests.test_web_jobs import bulk_project  # noqa: F401  (fixture: a 2,000-job project only admins see)
+from tests.support import ensure_bulk_project, screenshot
 
 SCRIPT_JOB = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def bulk_project(hopsworks):
+    """A 2,000-job project only admins see."""
+    return ensure_bulk_project(hopsworks)
 
 
 def watch_dialogs(page) -> list[str]:
@@ -94,7 +100,7 @@ def test_the_script_named_job_never_runs_as_script(browser_login, airflow_server
     assert dialogs == []
 
 
-def test_filtering_and_paging_a_2000_job_project(browser_login, airflow_server, bulk_project):  # noqa: F811
+def test_filtering_and_paging_a_2000_job_project(browser_login, airflow_server, bulk_project):
     page = browser_login("admin")
     page.goto(airflow_server.page(f"projects/{bulk_project}/jobs"))
     assert page.locator("[data-testid=job-total]").inner_text() == "2000 jobs"

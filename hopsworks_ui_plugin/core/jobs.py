@@ -1,0 +1,282 @@
+"""The job browser's flows: projects, a project's jobs, a job with its executions, logs; launch and stop.
+
+Every Hopsworks call goes through the hook, every "who may" through :mod:`hopsworks_ui_plugin.access`
+(the caller passes the user's :class:`~hopsworks_ui_plugin.access.ProjectAccess`). A jobs page costs
+exactly one Hopsworks request (plus a cached team lookup): paging, sorting and the name filter are
+Hopsworks' own ``offset/limit/sort_by/filter_by``. Results are plain data for a page; refusals and
+failures are raised as :mod:`hopsworks_ui_plugin.errors` errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from hopsworks_ui_plugin import formatting, settings, states
+from hopsworks_ui_plugin.access import ProjectAccess, visible_projects
+from hopsworks_ui_plugin.errors import BadInput, HopsworksError, NotFound
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+
+#: Column key in the page's ``sort`` -> Hopsworks ``sort_by`` field of ``GET /jobs``, and its natural first order.
+JOB_SORTS = {
+    "name": ("name", "asc"), "type": ("jobtype", "asc"), "creator": ("creator", "asc"),
+    "created": ("date_created", "desc"), "state": ("state", "asc"), "submitted": ("submissiontime", "desc"),
+    "duration": ("duration", "desc"),
+}
+PER_PAGE_CHOICES = (10, 20, 50, 100)
+DEFAULT_PER_PAGE = 20
+EXECUTIONS_PER_PAGE = 10
+MAX_ARGS_LEN = 4000
+MAX_FILTER_LEN = 200
+
+
+# --- query arguments -----------------------------------------------------------------------------
+
+def int_arg(args: Mapping[str, str], name: str, default: int, choices: tuple[int, ...] | None = None) -> int:
+    """A whole number of 1 or more from the query arguments (one of ``choices`` if given)."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1 or (choices and int(raw) not in choices):
+        allowed = ", ".join(map(str, choices)) if choices else "a whole number of 1 or more"
+        raise BadInput(f"Invalid {name} {raw!r}: expected {allowed}.")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """The jobs page's query: page, per_page, sort, order, q."""
+
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    sort: str = "name"
+    order: str = "asc"
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> JobQuery:
+        sort = args.get("sort") or "name"
+        if sort not in JOB_SORTS:
+            raise BadInput(f"Cannot sort jobs by {sort!r}; use one of {', '.join(JOB_SORTS)}.")
+        order = args.get("order") or JOB_SORTS[sort][1]
+        if order not in ("asc", "desc"):
+            raise BadInput(f"Invalid order {order!r}: use asc or desc.")
+        q = (args.get("q") or "").strip()
+        if len(q) > MAX_FILTER_LEN:
+            raise BadInput(f"The name filter is limited to {MAX_FILTER_LEN} characters.")
+        return cls(int_arg(args, "page", 1), int_arg(args, "per_page", DEFAULT_PER_PAGE, PER_PAGE_CHOICES),
+                   sort, order, q)
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """Query parameters for a link, with ``changes`` applied and defaults left out."""
+        values = {"page": self.page, "per_page": self.per_page, "sort": self.sort, "order": self.order,
+                  "q": self.q, **changes}
+        natural_order = JOB_SORTS.get(str(values["sort"]), ("", "asc"))[1]
+        defaults = {"page": 1, "per_page": DEFAULT_PER_PAGE, "sort": "name", "order": natural_order, "q": ""}
+        return {k: v for k, v in values.items() if v != defaults[k]}
+
+    def sort_params(self, column: str) -> dict[str, Any]:
+        """Clicking a header: same column flips the order, another column starts at its natural order."""
+        if column == self.sort:
+            order = "desc" if self.order == "asc" else "asc"
+        else:
+            order = JOB_SORTS[column][1]
+        return self.params(sort=column, order=order, page=1)
+
+
+def page_count(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
+
+
+# --- Hopsworks records -> what a page shows ------------------------------------------------------
+
+def _latest(job: dict[str, Any]) -> dict[str, Any] | None:
+    items = (job.get("executions") or {}).get("items") or []
+    return items[0] if items else None
+
+
+def _person(user: dict[str, Any] | None) -> dict[str, str]:
+    user = user or {}
+    full = " ".join(p for p in (user.get("firstname"), user.get("lastname")) if p)
+    return {"username": str(user.get("username") or ""), "full_name": full}
+
+
+def _config_summary(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The job configuration fields worth a glance, as (label, value) rows."""
+    rows: list[tuple[str, str]] = []
+    for key, label in (("appPath", "Application"), ("mainClass", "Main class"), ("imagePath", "Image"),
+                       ("amQueue", "Queue")):
+        if config.get(key) not in (None, ""):
+            rows.append((label, str(config[key])))
+    if config.get("command"):
+        command = config["command"]
+        rows.append(("Command", " ".join(map(str, command)) if isinstance(command, list) else str(command)))
+    resources = []
+    if config.get("amMemory"):
+        resources.append(f"driver {config['amMemory']} MB / {config.get('amVCores', 1)} vCPU")
+    if config.get("spark.executor.instances"):
+        resources.append(
+            f"{config['spark.executor.instances']} executor(s) × {config.get('spark.executor.cores', '?')} "
+            f"core(s), {config.get('spark.executor.memory', '?')} MB"
+        )
+    if config.get("spark.dynamicAllocation.enabled"):
+        resources.append("dynamic allocation")
+    res = config.get("resourceConfig") or {}
+    if isinstance(res, dict) and res:
+        cores, memory, gpus = res.get("cores", "?"), res.get("memory", "?"), res.get("gpus", 0)
+        resources.append(f"{cores} core(s), {memory} MB, {gpus} GPU(s)")
+    if resources:
+        rows.append(("Resources", "; ".join(resources)))
+    return rows
+
+
+@contextmanager
+def _failing(what: str) -> Iterator[None]:
+    """Say what the user asked for when Hopsworks fails: ``Could not load the job: <why>``."""
+    try:
+        yield
+    except HopsworksError as err:
+        raise HopsworksError(
+            f"{what}: {err.message}", kind=err.kind, http_status=err.http_status, error_code=err.error_code,
+            error_msg=err.error_msg, usr_msg=err.usr_msg,
+        ) from err
+
+
+# --- lookups that answer 404 for what does not exist ---------------------------------------------
+
+def get_job(hook: HopsworksHook, grant: ProjectAccess, job_name: str) -> dict[str, Any]:
+    """The job (with its creator); :class:`NotFound` naming project and job when there is none."""
+    try:
+        return hook.get_job(job_name, grant.project.id)
+    except HopsworksError as err:
+        if err.http_status == 404:
+            raise NotFound(f"Project {grant.project.name!r} has no job named {job_name!r}.") from None
+        raise
+
+
+def get_execution(hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id: int) -> dict[str, Any]:
+    """One execution of the job; :class:`NotFound` naming the job or the execution when missing."""
+    try:
+        return hook.get_execution(job_name, execution_id, grant.project.id)
+    except HopsworksError as err:
+        if err.http_status not in (403, 404):  # 403 130026: the execution belongs to another job
+            raise
+    get_job(hook, grant, job_name)
+    raise NotFound(f"Job {job_name!r} has no execution {execution_id}.")
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """A project on the projects page: the user's role, its job count (None: Hopsworks failed, see problem)."""
+
+    project: Any
+    role: str | None
+    jobs: int | None
+    problem: str = ""
+
+
+def project_rows(hook: HopsworksHook, username: str, admin: bool) -> list[ProjectRow]:
+    """The projects the user may see with their job counts (one cheap count request per project)."""
+    rows = []
+    with _failing("Could not list the Hopsworks projects"):
+        projects = visible_projects(hook, username, admin)
+    for project, role in projects:
+        try:
+            count, problem = hook.get_jobs(project.id, limit=1, with_latest_execution=False)[0], ""
+        except HopsworksError as err:
+            count, problem = None, str(err)
+        rows.append(ProjectRow(project, role, count, problem))
+    return rows
+
+
+@dataclass(frozen=True)
+class JobsPage:
+    """One page of a project's jobs: rows of ``{job, creator, latest, snippet}``."""
+
+    query: JobQuery
+    total: int
+    pages: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def jobs_page(hook: HopsworksHook, grant: ProjectAccess, query: JobQuery) -> JobsPage:
+    """One Hopsworks request: the page of jobs with each one's latest execution and creator."""
+    sort_field, _ = JOB_SORTS[query.sort]
+    with _failing("Could not list the project's jobs"):
+        total, items = hook.get_jobs(
+            grant.project.id, offset=(query.page - 1) * query.per_page, limit=query.per_page,
+            sort_by=f"{sort_field}:{query.order}", name_filter=query.q or None,
+        )
+    rows = [
+        {"job": job, "creator": _person(job.get("creator")), "latest": _latest(job),
+         "snippet": formatting.launch_snippet(grant.project.name, str(job.get("name")))}
+        for job in items
+    ]
+    return JobsPage(query, total, page_count(total, query.per_page), rows)
+
+
+def job_page(hook: HopsworksHook, grant: ProjectAccess, job_name: str, page: int) -> dict[str, Any]:
+    """A job: configuration, links, snippet, and one page of executions (newest first) as rows of
+    ``{execution, user}``."""
+    with _failing("Could not load the job"):
+        job = get_job(hook, grant, job_name)
+        total, executions = hook.get_executions(
+            job_name, grant.project.id, offset=(page - 1) * EXECUTIONS_PER_PAGE, limit=EXECUTIONS_PER_PAGE
+        )
+    config = job.get("config") or {}
+    return {
+        "job": job, "creator": _person(job.get("creator")), "config": config,
+        "config_rows": _config_summary(config), "config_json": json.dumps(config, indent=2, sort_keys=True),
+        "executions": [{"execution": ex, "user": _person(ex.get("user"))} for ex in executions],
+        "total": total, "page": page, "pages": page_count(total, EXECUTIONS_PER_PAGE),
+        "snippet": formatting.launch_snippet(grant.project.name, job_name),
+        "job_url": hook.job_url(job_name, grant.project.id),
+        "executions_url": hook.execution_url(job_name, grant.project.id),
+    }
+
+
+def execution_logs(
+    hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id: int
+) -> tuple[dict[str, Any], list[tuple[str, formatting.LogExcerpt]]]:
+    """The execution and, once it has ended, its stdout and stderr cut to ``[hopsworks] log_cap_bytes``."""
+    with _failing("Could not load the execution's logs"):
+        execution = get_execution(hook, grant, job_name, execution_id)
+        logs = []
+        if states.is_final(execution.get("state")):
+            for kind, label in (("out", "stdout"), ("err", "stderr")):
+                text = hook.get_execution_log(job_name, execution_id, kind, grant.project.id)
+                logs.append((label, formatting.cap_log(text, settings.log_cap_bytes())))
+    return execution, logs
+
+
+# --- actions (the caller has checked that the user may operate) ----------------------------------
+
+def launch(hook: HopsworksHook, grant: ProjectAccess, job_name: str, args: str) -> str:
+    """Start an execution (empty ``args``: the job's default arguments); the message for the user."""
+    args = (args or "").strip()
+    if len(args) > MAX_ARGS_LEN:
+        raise BadInput(f"The arguments are limited to {MAX_ARGS_LEN} characters.")
+    with _failing("Could not launch the job"):
+        try:
+            execution = hook.start_execution(job_name, args or None, grant.project.id)
+        except HopsworksError as err:
+            if err.http_status == 404:
+                get_job(hook, grant, job_name)
+            raise
+    used = f"arguments {args!r}" if args else "the job's default arguments"
+    return f"Launched {job_name!r}: execution {execution.get('id')} ({execution.get('state')}) with {used}."
+
+
+def stop(hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id: int) -> tuple[bool, str]:
+    """Ask Hopsworks to stop a running execution: ``(stopped, message)``; an ended one is left alone."""
+    with _failing("Could not stop the execution"):
+        execution = get_execution(hook, grant, job_name, execution_id)
+        if states.is_final(execution.get("state")):
+            return False, f"Execution {execution_id} had already ended ({execution.get('state')})."
+        hook.stop_execution(job_name, execution_id, grant.project.id)
+    return True, f"Asked Hopsworks to stop execution {execution_id} of {job_name!r}."
