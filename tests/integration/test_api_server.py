@@ -61,14 +61,14 @@ def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks):
         "host": host,
         "port": int(port),
         "schema": "http",
-        "password": seed_key("airflow"),
+        "password": seed_key("airflow_ui"),  # a HOPS_USER key: the Test button lists projects
         "extra": json.dumps({"verify_ssl": True, "timeout": 4}),
     }
     response = session.post(f"{airflow_server.url}/api/v2/connections", json=form, headers=headers, timeout=30)
     assert response.status_code in (201, 409), response.text
     tested = session.post(f"{airflow_server.url}/api/v2/connections/test", json=form, headers=headers, timeout=30)
     assert tested.status_code == 200, tested.text  # the "Test" button ([core] test_connection enabled)
-    assert tested.json()["status"] is True and "airflow" in tested.json()["message"]
+    assert tested.json()["status"] is True and "as airflow_ui" in tested.json()["message"]
     bad_key = "AAAAAAAAAAAAAAAA." + "c" * 64
     refused = session.post(f"{airflow_server.url}/api/v2/connections/test", json={**form, "password": bad_key},
                            headers=headers, timeout=30).json()
@@ -83,4 +83,4 @@ def test_connection_form_round_trip_reaches_the_hook(airflow_server, hopsworks):
         env={**airflow_server.env, "_AIRFLOW_PROCESS_CONTEXT": "server"}, capture_output=True, text=True, timeout=120,
     )
     assert read_back.returncode == 0, read_back.stderr[-2000:]
-    assert read_back.stdout.split()[-3:] == ["4.0", "True", "airflow"]
+    assert read_back.stdout.split()[-3:] == ["4.0", "True", "airflow_ui"]
