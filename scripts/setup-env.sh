@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Creates .venv and installs the plugin with everything the demo and the tests need.
-# Usage: scripts/setup-env.sh [--with-browser]   (--with-browser also installs Debian's chromium)
+# Creates the venv and installs the plugin with everything the demo and the tests need, for one Airflow version.
+# Usage: [AIRFLOW_VERSION=3.0.6] scripts/setup-env.sh [--with-browser]   (--with-browser also installs Debian's chromium)
+# AIRFLOW_VERSION defaults to the newest supported 3.x (venv .venv); any other version gets .venv-af<version>.
+# Installs with the pins kept in constraints/airflow-<version>-py<X.Y>.txt (scripts/make-constraints.sh makes them).
 # Idempotent and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-VENV=${VENV:-.venv}
+source scripts/airflow-env.sh
 with_browser=0
 [ "${1:-}" = "--with-browser" ] && with_browser=1
 
@@ -22,11 +23,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.hopsworks-installed"
-want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$( (cat setup.cfg pyproject.toml "$CONSTRAINTS"; echo "$AIRFLOW_VERSION") | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "Installing Airflow 3.3 and the plugin into $VENV (a minute or two the first time) ..."
+  echo "Installing Airflow $AIRFLOW_VERSION and the plugin into $VENV with $CONSTRAINTS (a few minutes the first time) ..."
   pip_logged install --upgrade pip "setuptools>=68" wheel
-  pip_logged install -e ".[test]" "apache-airflow==3.3.2"
+  pip_logged install -c "$CONSTRAINTS" -e ".[test]" "apache-airflow==$AIRFLOW_VERSION"
   echo "$want" > "$stamp"
 fi
 
