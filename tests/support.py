@@ -77,6 +77,93 @@ def screenshot(page: Any, name: str) -> Path:
     return target
 
 
+BULK_PROJECT_ID, BULK_PROJECT = 4119, "bulk_jobs"
+
+
+def ensure_bulk_project(server: Any) -> int:
+    """A project of the fake Hopsworks with 2,000 jobs; only the service accounts are in its team, so
+    only admins see it. Created once per server; returns its id."""
+    from hopsworks_ui_plugin.fake_hopsworks.state import Project
+
+    state = server.state
+    with state.lock:
+        if BULK_PROJECT_ID not in state.projects:
+            now = state.now()
+            state.projects[BULK_PROJECT_ID] = Project(
+                BULK_PROJECT_ID, BULK_PROJECT, "airflow", now, "2,000 jobs",
+                {"airflow": ("Data owner", now), "airflow_ui": ("Data scientist", now)},
+            )
+            state.add_jobs(BULK_PROJECT_ID, 2000, prefix="job_")
+    return BULK_PROJECT_ID
+
+
+# --- DAG files (tests/dag_files, tests/core/test_dag_files.py, tests/views/test_dag_files.py) ------
+
+#: File names an upload must refuse: paths, encodings of paths, look-alike slashes and dots,
+#: control characters, hidden names, other extensions.
+HOSTILE_NAMES = [
+    "", "../evil.py", "../../etc/evil.py", "..\\evil.py", "/etc/evil.py", "/tmp/evil.py", "sub/dag.py",
+    "sub\\dag.py", "C:\\dags\\evil.py", "..", "...py", "evil..py", "dag.py\x00.txt", "dag\x00.py", "da\ng.py",
+    "dag\r.py", "\tdag.py", ".hidden.py", ".py", "dag.txt", "dag.pyc", "dag.py.txt", "dag.PY", "dag",
+    "x" * 200 + ".py", "%2e%2e%2fevil.py", "..%2fevil.py", "%2e%2e%5cevil.py", "..%252fevil.py",
+    "\u2215etc\u2215evil.py",  # DIVISION SLASH
+    "..\u2215evil.py",
+    "\uff0e\uff0e\uff0fevil.py",  # FULLWIDTH FULL STOP x2 + FULLWIDTH SOLIDUS
+    "..\uff0fevil.py",
+    "\u2024\u2024\u2215evil.py",  # ONE DOT LEADER x2 + DIVISION SLASH
+    "\u2025/evil.py",  # TWO DOT LEADER
+    "dag\u202e.py",  # RIGHT-TO-LEFT OVERRIDE
+    "d\u0430.py",  # Cyrillic a
+    "my dag.py", "-rf.py", "~root.py", "dag.py/", "dag.py;rm -rf",
+]
+
+
+def dag_source(owner: str | None, dag_id: str, extra: str = "") -> bytes:
+    """A small DAG file with ``default_args={'owner': owner}`` (no owner at all for None)."""
+    args = f"default_args={{'owner': {owner!r}}}, " if owner else ""
+    return (
+        "from airflow.sdk import DAG\n"
+        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        f"{extra}"
+        f"with DAG({dag_id!r}, {args}schedule=None):\n"
+        "    EmptyOperator(task_id='noop')\n"
+    ).encode()
+
+
+def insert_dag(dag_id: str, fileloc: Path, relative: str, owners: str = "alice", paused: bool = False) -> None:
+    """A DAG row as the DAG processor would write it for a file of the ``dags-folder`` bundle."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.merge(
+            DagModel(
+                dag_id=dag_id, fileloc=str(fileloc), relative_fileloc=relative, bundle_name="dags-folder",
+                owners=owners, is_paused=paused, is_stale=False, max_active_tasks=16,
+                max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False,
+            )
+        )
+
+
+def insert_import_error(relative: str) -> None:
+    from airflow.models.errors import ParseImportError
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.add(ParseImportError(filename=relative, bundle_name="dags-folder", stacktrace="Boom: line 3"))
+
+
+def dag_rows(*dag_ids: str) -> dict[str, bool]:
+    """``{dag_id: is_paused}`` of those DAGs that still have a row."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids)))
+        return {r[0]: r[1] for r in rows}
+
+
 # --- My DAGs scenario: real DAG files parsed into the shared metadata DB (My DAGs, metadb, auth manager) ---
 
 MDT_PREFIX = "mdt_"
@@ -245,90 +332,3 @@ def probe_auth_manager_outage(server: Any, hopsworks: Any, retry_s: float) -> di
         hopsworks.clear_faults()
     time.sleep(retry_s + 0.5)  # the auth manager asks Hopsworks again after membership_retry_s
     return {"api_ids": ids, "page_status": page.status_code, "page_text": page.text, "asked": asked}
-
-
-# --- DAG files (tests/dag_files, tests/core/test_dag_files.py, tests/views/test_dag_files.py) ------
-
-#: File names an upload must refuse: paths, encodings of paths, look-alike slashes and dots,
-#: control characters, hidden names, other extensions.
-HOSTILE_NAMES = [
-    "", "../evil.py", "../../etc/evil.py", "..\\evil.py", "/etc/evil.py", "/tmp/evil.py", "sub/dag.py",
-    "sub\\dag.py", "C:\\dags\\evil.py", "..", "...py", "evil..py", "dag.py\x00.txt", "dag\x00.py", "da\ng.py",
-    "dag\r.py", "\tdag.py", ".hidden.py", ".py", "dag.txt", "dag.pyc", "dag.py.txt", "dag.PY", "dag",
-    "x" * 200 + ".py", "%2e%2e%2fevil.py", "..%2fevil.py", "%2e%2e%5cevil.py", "..%252fevil.py",
-    "\u2215etc\u2215evil.py",  # DIVISION SLASH
-    "..\u2215evil.py",
-    "\uff0e\uff0e\uff0fevil.py",  # FULLWIDTH FULL STOP x2 + FULLWIDTH SOLIDUS
-    "..\uff0fevil.py",
-    "\u2024\u2024\u2215evil.py",  # ONE DOT LEADER x2 + DIVISION SLASH
-    "\u2025/evil.py",  # TWO DOT LEADER
-    "dag\u202e.py",  # RIGHT-TO-LEFT OVERRIDE
-    "d\u0430.py",  # Cyrillic a
-    "my dag.py", "-rf.py", "~root.py", "dag.py/", "dag.py;rm -rf",
-]
-
-
-def dag_source(owner: str | None, dag_id: str, extra: str = "") -> bytes:
-    """A small DAG file with ``default_args={'owner': owner}`` (no owner at all for None)."""
-    args = f"default_args={{'owner': {owner!r}}}, " if owner else ""
-    return (
-        "from airflow.sdk import DAG\n"
-        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
-        f"{extra}"
-        f"with DAG({dag_id!r}, {args}schedule=None):\n"
-        "    EmptyOperator(task_id='noop')\n"
-    ).encode()
-
-
-def insert_dag(dag_id: str, fileloc: Path, relative: str, owners: str = "alice", paused: bool = False) -> None:
-    """A DAG row as the DAG processor would write it for a file of the ``dags-folder`` bundle."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        session.merge(
-            DagModel(
-                dag_id=dag_id, fileloc=str(fileloc), relative_fileloc=relative, bundle_name="dags-folder",
-                owners=owners, is_paused=paused, is_stale=False, max_active_tasks=16,
-                max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False,
-            )
-        )
-
-
-def insert_import_error(relative: str) -> None:
-    from airflow.models.errors import ParseImportError
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        session.add(ParseImportError(filename=relative, bundle_name="dags-folder", stacktrace="Boom: line 3"))
-
-
-def dag_rows(*dag_ids: str) -> dict[str, bool]:
-    """``{dag_id: is_paused}`` of those DAGs that still have a row."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids)))
-        return {r[0]: r[1] for r in rows}
-
-
-BULK_PROJECT_ID, BULK_PROJECT = 4119, "bulk_jobs"
-
-
-def ensure_bulk_project(server: Any) -> int:
-    """A project of the fake Hopsworks with 2,000 jobs; only the service accounts are in its team, so
-    only admins see it. Created once per server; returns its id."""
-    from hopsworks_ui_plugin.fake_hopsworks.state import Project
-
-    state = server.state
-    with state.lock:
-        if BULK_PROJECT_ID not in state.projects:
-            now = state.now()
-            state.projects[BULK_PROJECT_ID] = Project(
-                BULK_PROJECT_ID, BULK_PROJECT, "airflow", now, "2,000 jobs",
-                {"airflow": ("Data owner", now), "airflow_ui": ("Data scientist", now)},
-            )
-            state.add_jobs(BULK_PROJECT_ID, 2000, prefix="job_")
-    return BULK_PROJECT_ID
