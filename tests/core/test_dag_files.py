@@ -199,7 +199,9 @@ def test_delete_removes_the_file_its_dags_and_import_errors(proj, airflow_db):
     try:
         listing = flows.listing(proj)
         assert [d.dag_id for d in listing.rows[0].dags] == ["core_del_a", "core_del_b"]
-        assert len(listing.rows[0].errors) == 1 and list(listing.orphans) == ["was_here.py"]
+        assert len(listing.rows[0].errors) == 1
+        # DAG records whose file is gone are listed as orphans (other tests may leave some of their own).
+        assert "was_here.py" in listing.orphans and "gone.py" not in listing.orphans
         preview = flows.delete_preview(proj, "gone.py")
         assert [d.dag_id for d in preview.dags] == ["core_del_a", "core_del_b"] and (proj / "gone.py").exists()
         report = flows.delete(proj, "gone.py")
