@@ -13,7 +13,7 @@ def run(stack: WebStack, repeat: int, jobs: int, per_page: int = 50) -> list[Res
     page_url = f"{stack.url}/pluginsv2/hopsworks/projects/121/jobs"
     params = {"page": 2, "per_page": per_page, "sort": "name", "order": "asc"}
     raw = requests.Session()
-    raw.headers["Authorization"] = f"ApiKey {stack.service_key}"
+    raw.headers["Authorization"] = f"ApiKey {stack.pages_key}"
     raw_url = f"{stack.hopsworks.api_url}/project/121/jobs"
     raw_params = [("offset", str(per_page)), ("limit", str(per_page)), ("sort_by", "name:asc"),
                   ("expand", "creator"), ("expand", "executions(offset=0;limit=1;sort_by=id:desc)")]

@@ -23,6 +23,7 @@ class WebStack:
     home: Path
     hopsworks: FakeHopsworks
     service_key: str
+    pages_key: str  # the HOPS_USER key of the pages' connection (the AGENT service key cannot browse)
 
     def login(self, username: str) -> requests.Session:
         return devstack.login(self.url, username)
@@ -36,19 +37,20 @@ class WebStack:
 def web_stack(big_project_jobs: int = 0) -> Iterator[WebStack]:
     seed: dict[str, Any] = load_seed("test")
     key = devstack.service_key(seed)
+    pages = devstack.pages_key(seed)
     with tempfile.TemporaryDirectory(prefix="hw-bench-web-") as tmp, FakeHopsworks(seed=seed).start() as hw:
         if big_project_jobs:
             hw.state.add_jobs(121, n=big_project_jobs, prefix="job_", type="PYSPARK", creator="alice")
         home = Path(tmp) / "airflow"
         port = devstack.free_port()
         env = devstack.airflow_env(home, port, hopsworks_url=hw.url, service_key=key,
-                                   extra={"AIRFLOW__FAB__AUTH_RATE_LIMITED": "False"})
+                                   pages_key=pages, extra={"AIRFLOW__FAB__AUTH_RATE_LIMITED": "False"})
         devstack.init_airflow(env)
         (service,) = devstack.start_airflow(env, ["api-server"], home / "logs-svc")
         try:
             url = f"http://127.0.0.1:{port}"
             devstack.wait_http(f"{url}/api/v2/monitor/health", timeout=180, service=service)
-            yield WebStack(url, env, home, hw, key)
+            yield WebStack(url, env, home, hw, key, pages)
         finally:
             service.stop()
 
