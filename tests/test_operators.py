@@ -69,11 +69,12 @@ with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "bob"})
 
 
 def test_owner_not_a_member_fails_before_anything_is_launched(hw, airflow_db):
-    """dave is no member of demo_fs: with the shared key, nothing may start."""
+    """erin is no member of demo_fs: with the shared key, nothing may start. (Not an Airflow user
+    either, so the DAG this leaves in the metadata DB is nobody's on the My DAGs page.)"""
     dag_run, tis = run_dag(
         LAUNCH
         + """
-with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "dave"}) as dag:
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "erin"}) as dag:
     HopsworksLaunchOperator(task_id="launch", job_name="etl", project_name="demo_fs", poke_interval_s=0.1)
 """
     )
