@@ -1,4 +1,4 @@
-"""The demo: the fake Hopsworks (demo seed) and a full local Airflow 3 with the plugin.
+"""The demo: the fake Hopsworks (demo seed) and a full local Airflow (3.x or 2.10/2.11) with the plugin.
 
 ``python -m hopsworks_ui_plugin.demo [--home DIR] [--port 8080]`` (the README's demo command wraps
 it). Everything runs on 127.0.0.1 and stops with Ctrl-C.
@@ -73,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     url = f"http://127.0.0.1:{args.port}"
-    devstack.wait_http(f"{url}/api/v2/monitor/health", timeout=180, service=services[0])
+    devstack.wait_http(f"{url}{devstack.HEALTH_PATH}", timeout=180, service=services[0])
+    pages = f"{url}{devstack.PAGES_PREFIX}/hopsworks/projects/"
     print(
         f"""
 Airflow with the Hopsworks plugin is up: {url}
-  Hopsworks pages: {url}/pluginsv2/hopsworks/projects/  (also in Airflow's Browse menu)
+  Hopsworks pages: {pages}  (also in Airflow's navigation)
   Logins (password = username):
     admin  Airflow admin, sees everything
     alice  Data owner of demo_fs, Data scientist in analytics

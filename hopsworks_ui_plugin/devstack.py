@@ -1,4 +1,4 @@
-"""Start a real local Airflow 3 (and the fake Hopsworks) for the demo, the tests and the benchmarks.
+"""Start a real local Airflow (3.x, or 2.10/2.11) and the fake Hopsworks for the demo, the tests and the benchmarks.
 
 Nothing here is used by the plugin at run time; it is the one place that knows how to configure,
 initialise and start Airflow with the plugin, so the demo and the tests cannot drift apart.
@@ -7,6 +7,7 @@ initialise and start Airflow with the plugin, so the demo and the tests cannot d
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import re
@@ -25,6 +26,29 @@ from typing import IO, Any
 import requests
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+
+def airflow_major() -> int:
+    """Major version of the installed Airflow, from its distribution's version number.
+
+    Not :mod:`hopsworks_ui_plugin.version_compat`: that imports ``airflow``, and this module must
+    configure ``AIRFLOW_HOME`` & co. *before* anything imports ``airflow`` (the test session and the
+    demo set the environment first). Same number as ``airflow.__version__``.
+    """
+    return int(importlib.metadata.version("apache-airflow").split(".", 1)[0])
+
+
+AIRFLOW_2 = airflow_major() < 3
+#: Where the plugin's pages are served (Airflow 3 mounts the FAB app at ``/pluginsv2``).
+PAGES_PREFIX = "" if AIRFLOW_2 else "/pluginsv2"
+#: Airflow's login form: Airflow 2's webserver is the FAB app; Airflow 3 mounts it at ``/auth``.
+LOGIN_PATH = "/login/" if AIRFLOW_2 else "/auth/login/"
+#: Health endpoint of the web server, and the REST API's DAG list.
+HEALTH_PATH = "/health" if AIRFLOW_2 else "/api/v2/monitor/health"
+API_BASE = "/api/v1" if AIRFLOW_2 else "/api/v2"
+API_DAGS_PATH = f"{API_BASE}/dags"
+#: The web server command: ``webserver`` (Airflow 2) or ``api-server`` (3); callers say ``api-server``.
+WEB_SERVER = "webserver" if AIRFLOW_2 else "api-server"
 
 #: Airflow logins; the non-admin usernames match Hopsworks usernames of the seeds.
 DEFAULT_USERS: list[dict[str, str]] = [
@@ -75,6 +99,7 @@ def airflow_env(
         secret_file.write_text(json.dumps(keys))
         secret_file.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(_version_env(port, keys))
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -82,14 +107,9 @@ def airflow_env(
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__API__SECRET_KEY": keys["flask"],
-            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
@@ -107,6 +127,41 @@ def airflow_env(
         env.update(pages_connection_env(hopsworks_url, pages_key, timeout=5, retries=1, retry_backoff=0.2))
     env.update(extra or {})
     return env
+
+
+def port_env(port: int) -> dict[str, str]:
+    """The settings that name the web server's port (for a second server on the same home)."""
+    env = {"AIRFLOW__API__PORT": str(port)}
+    if AIRFLOW_2:
+        env.update({"AIRFLOW__WEBSERVER__BASE_URL": f"http://127.0.0.1:{port}",
+                    "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(port)})
+    else:
+        env.update({"AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/"})
+    return env
+
+
+def _version_env(port: int, keys: dict[str, str]) -> dict[str, str]:
+    """What differs between Airflow 2's webserver and Airflow 3's api-server (SQLite in both)."""
+    if AIRFLOW_2:
+        return {
+            **port_env(port),
+            # Airflow 2 refuses LocalExecutor with SQLite; SequentialExecutor runs one task at a time.
+            "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor",
+            "AIRFLOW__WEBSERVER__SECRET_KEY": keys["flask"],
+            "AIRFLOW__WEBSERVER__WORKERS": "1",
+            "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.session",
+            # The dag-processor component parses (as on Airflow 3), not the scheduler.
+            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+        }
+    return {
+        **port_env(port),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__API__SECRET_KEY": keys["flask"],
+        "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
+        # 3.0.x signs tokens with iss=[] when unset, which PyJWT >= 2.11 refuses (login 500).
+        "AIRFLOW__API_AUTH__JWT_ISSUER": "hopsworks-airflow-devstack",
+    }
 
 
 PAGES_CONN_ID = "hopsworks_ui"
@@ -143,25 +198,30 @@ def pages_key(seed: dict[str, Any]) -> str:
 
 
 def login(url: str, username: str, password: str | None = None) -> requests.Session:
-    """Log in through Airflow's real ``/auth/login/`` form; the session holds ``_token`` and cookies."""
+    """Log in through Airflow's real login form (``/auth/login/``; ``/login/`` on Airflow 2); the
+    session holds the cookies (on Airflow 3 also the ``_token`` JWT)."""
     session = requests.Session()
-    page = session.get(f"{url}/auth/login/", timeout=30)
+    page = session.get(f"{url}{LOGIN_PATH}", timeout=30)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
     if not token:
-        raise RuntimeError(f"{url}/auth/login/ shows no login form")
+        raise RuntimeError(f"{url}{LOGIN_PATH} shows no login form")
     response = session.post(
-        f"{url}/auth/login/",
+        f"{url}{LOGIN_PATH}",
         data={"username": username, "password": password or username, "csrf_token": token.group(1)},
         allow_redirects=False,
         timeout=30,
     )
-    if response.status_code != 302 or "_token" not in session.cookies:
+    logged_in = "session" in session.cookies if AIRFLOW_2 else "_token" in session.cookies
+    if response.status_code != 302 or not logged_in or "/login" in response.headers.get("Location", ""):
         raise RuntimeError(f"login of {username} failed (HTTP {response.status_code})")
     return session
 
 
 def bearer(session: requests.Session) -> dict[str, str]:
-    """The Authorization header for Airflow's REST API, from a logged-in session."""
+    """The Authorization header for Airflow's REST API, from a logged-in session (Airflow 2's API
+    takes the session cookie itself: no header)."""
+    if AIRFLOW_2:
+        return {}
     return {"Authorization": f"Bearer {session.cookies['_token']}"}
 
 
@@ -202,9 +262,22 @@ def _create_users(users: list[dict[str, str]]) -> None:
                         password=user["password"])
         for role_name in NAV_ROLES:
             role = sm.find_role(role_name)
-            perm = sm.create_permission("can_read", "Plugins")
-            if role is not None and perm is not None:
-                sm.add_permission_to_role(role, perm)
+            for action, resource in nav_permissions():
+                perm = sm.create_permission(action, resource)
+                if role is not None and perm is not None:
+                    sm.add_permission_to_role(role, perm)
+
+
+def nav_permissions() -> list[tuple[str, str]]:
+    """What a non-admin role needs to see the pages in Airflow's navigation: on Airflow 3 ``can_read``
+    on ``Plugins`` (the React nav lists plugin entries); on Airflow 2 ``menu_access`` on the FAB menu's
+    category and each page a member may use (not Connection, an admin page). Same as the README's
+    ``airflow roles add-perms`` step."""
+    if AIRFLOW_2:
+        from hopsworks_ui_plugin.plugin import CATEGORY, MEMBER_MENU_ITEMS
+
+        return [("menu_access", name) for name in (CATEGORY, *MEMBER_MENU_ITEMS)]
+    return [("can_read", "Plugins")]
 
 
 @dataclass
@@ -246,12 +319,13 @@ def start_service(name: str, cmd: list[str], env: dict[str, str], log_dir: Path)
 
 
 def start_airflow(env: dict[str, str], components: Iterable[str], log_dir: Path) -> list[Service]:
-    """Start ``api-server``, ``scheduler``, ``dag-processor``, ``triggerer`` as asked."""
+    """Start ``api-server`` (Airflow 2: ``webserver``), ``scheduler``, ``dag-processor``, ``triggerer`` as asked."""
     services = []
     for component in components:
-        args = [airflow_bin(), component]
+        args = [airflow_bin(), WEB_SERVER if component == "api-server" else component]
         if component == "api-server":
-            args += ["--host", "127.0.0.1", "--port", env["AIRFLOW__API__PORT"], "--workers", "1"]
+            args += ["--hostname" if AIRFLOW_2 else "--host", "127.0.0.1", "--port", env["AIRFLOW__API__PORT"],
+                     "--workers", "1"]
         services.append(start_service(component, args, env, log_dir))
     return services
 

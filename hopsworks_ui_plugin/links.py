@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hopsworks_ui_plugin.version_compat import BaseOperatorLink
+from hopsworks_ui_plugin.version_compat import BaseOperatorLink, get_xcom_value
 
 EXECUTION_URL_XCOM_KEY = "hopsworks_execution_url"
 EXECUTION_ID_XCOM_KEY = "hopsworks_execution_id"
@@ -14,8 +14,4 @@ class HopsworksExecutionLink(BaseOperatorLink):
     name = "Hopsworks execution"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        try:
-            from airflow.sdk.execution_time.xcom import XCom
-        except ImportError:  # pragma: no cover - Airflow 2
-            from airflow.models import XCom  # type: ignore[no-redef]
-        return XCom.get_value(key=EXECUTION_URL_XCOM_KEY, ti_key=ti_key) or ""
+        return get_xcom_value(key=EXECUTION_URL_XCOM_KEY, ti_key=ti_key) or ""

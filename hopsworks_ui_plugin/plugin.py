@@ -9,17 +9,18 @@ from flask import Blueprint
 from hopsworks_ui_plugin.asgi_limits import BodyLimitMiddleware
 from hopsworks_ui_plugin.formatting import JINJA_FILTERS
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
-from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, conf_get
+from hopsworks_ui_plugin.version_compat import (
+    AIRFLOW_V_3,
+    AIRFLOW_V_3_1_PLUS,
+    PLUGIN_URL_PREFIX,
+    AirflowPlugin,
+    conf_get,
+)
 from hopsworks_ui_plugin.views.base import STATIC_FOLDER
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
 from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView
 from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
 from hopsworks_ui_plugin.views.my_dags import HopsworksMyDagsView
-
-try:
-    from airflow.plugins_manager import AirflowPlugin
-except ImportError:  # pragma: no cover
-    from airflow.sdk.plugins_manager import AirflowPlugin  # type: ignore[no-redef,assignment]
 
 PLUGIN_SESSION_COOKIE = "hopsworks_plugin_session"
 CATEGORY = "Hopsworks"
@@ -48,32 +49,58 @@ def _jinja_filters(state: Any) -> None:
     state.app.jinja_env.filters.update(JINJA_FILTERS)
 
 
+#: (name, route, category of Airflow 3.1+'s navigation) of each page in Airflow 3's navigation.
+NAV_PAGES = (
+    ("Hopsworks jobs", "projects", "browse"),
+    ("Hopsworks DAG files", "dag-files", "browse"),
+    ("My DAGs", "my-dags", "browse"),
+    ("Hopsworks connection", "connection", "admin"),
+)
+#: The FAB menu of Airflow 2 (and of the ``/pluginsv2`` app on 3.x): menu item name -> view.
+MENU_ITEMS = ("Projects and jobs", "Project DAG files", "My DAGs", "Connection")
+ADMIN_MENU_ITEMS = ("Connection",)
+#: Menu items for every role that may use the pages (all but the admin pages).
+MEMBER_MENU_ITEMS = tuple(name for name in MENU_ITEMS if name not in ADMIN_MENU_ITEMS)
+
+
 def _page(name: str, route: str, category: str) -> dict[str, Any]:
-    """An entry of its own in Airflow 3's React navigation, showing the page inside the UI."""
+    """Airflow 3.1+: an entry of its own in the React navigation, showing the page inside the UI."""
     return {
         "name": name,
-        "href": f"/pluginsv2/hopsworks/{route}/",
+        "href": f"{PLUGIN_URL_PREFIX}/hopsworks/{route}/",
         "url_route": f"hopsworks-{route}",
         "destination": "nav",
         "category": category,
     }
 
 
+def _menu_item(name: str, route: str) -> dict[str, Any]:
+    """Airflow 3.0: its React navigation shows only ``appbuilder_menu_items`` (links, opened in a new tab)."""
+    return {"name": name, "href": f"{PLUGIN_URL_PREFIX}/hopsworks/{route}/", "category": CATEGORY}
+
+
+def _external_views() -> list[dict[str, Any]]:
+    return [_page(*p) for p in NAV_PAGES] if AIRFLOW_V_3_1_PLUS else []
+
+
+def _appbuilder_menu_items() -> list[dict[str, Any]]:
+    """Only on 3.0: on 3.1+ ``external_views`` replace them; on 2.x the FAB menu of ``appbuilder_views`` is the nav."""
+    return [_menu_item(name, route) for name, route, _ in NAV_PAGES] if AIRFLOW_V_3 and not AIRFLOW_V_3_1_PLUS else []
+
+
 class HopsworksPlugin(AirflowPlugin):
     name = "hopsworks"
     flask_blueprints = [static_blueprint]
     appbuilder_views = [
-        {"name": "Projects and jobs", "category": CATEGORY, "view": HopsworksProjectsView()},
-        {"name": "Project DAG files", "category": CATEGORY, "view": HopsworksDagFilesView()},
-        {"name": "My DAGs", "category": CATEGORY, "view": HopsworksMyDagsView()},
-        {"name": "Connection", "category": CATEGORY, "view": HopsworksConnectionView()},
+        {"name": name, "category": CATEGORY, "view": view}
+        for name, view in zip(
+            MENU_ITEMS,
+            (HopsworksProjectsView(), HopsworksDagFilesView(), HopsworksMyDagsView(), HopsworksConnectionView()),
+            strict=True,
+        )
     ]
-    external_views = [
-        _page("Hopsworks jobs", "projects", "browse"),
-        _page("Hopsworks DAG files", "dag-files", "browse"),
-        _page("My DAGs", "my-dags", "browse"),
-        _page("Hopsworks connection", "connection", "admin"),
-    ]
+    external_views = _external_views()
+    appbuilder_menu_items = _appbuilder_menu_items()
     # Airflow 3: refuse oversized bodies to /pluginsv2/hopsworks/ before the WSGI bridge buffers them.
     fastapi_root_middlewares = (
         [{"name": "hopsworks-body-limit", "middleware": BodyLimitMiddleware, "args": [], "kwargs": {}}]

@@ -7,7 +7,7 @@ from typing import Any
 from hopsworks_ui_plugin.access import TaskOwnerNotMember, check_task_owner
 from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
-from hopsworks_ui_plugin.version_compat import AirflowException
+from hopsworks_ui_plugin.version_compat import AirflowException, operator_link_xcom_key
 
 LOG_COPY_LIMIT = 1024 * 1024
 
@@ -64,7 +64,9 @@ class HopsworksTaskMixin:
         ti = context["ti"]
         ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
         ti.xcom_push(key=EXECUTION_URL_XCOM_KEY, value=url)
-        ti.xcom_push(key=HopsworksExecutionLink().xcom_key, value=url)
+        link_key = operator_link_xcom_key(HopsworksExecutionLink())
+        if link_key:  # Airflow 3's UI reads the link from XCom; Airflow 2 calls get_link
+            ti.xcom_push(key=link_key, value=url)
         return url
 
     def copy_logs(self, hook: HopsworksHook, job_name: str, execution_id: int) -> None:

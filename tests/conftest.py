@@ -82,7 +82,7 @@ class AirflowServer:
         return devstack.login(self.url, username, password)
 
     def page(self, path: str) -> str:
-        return f"{self.url}/pluginsv2/hopsworks/{path.lstrip('/')}"
+        return f"{self.url}{devstack.PAGES_PREFIX}/hopsworks/{path.lstrip('/')}"
 
     def log_tail(self) -> str:
         return "\n".join(s.tail() for s in self.services)
@@ -95,7 +95,7 @@ def airflow_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[Airfl
     services = devstack.start_airflow(env, ["api-server"], _HOME / "service-logs")
     server = AirflowServer(f"http://127.0.0.1:{_API_PORT}", _HOME, env, services)
     try:
-        devstack.wait_http(f"{server.url}/api/v2/monitor/health", timeout=180, service=services[0])
+        devstack.wait_http(f"{server.url}{devstack.HEALTH_PATH}", timeout=180, service=services[0])
         yield server
     finally:
         for service in services:
@@ -168,12 +168,21 @@ def browser_login(browser: Any, airflow_server: AirflowServer) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def plugin_app(airflow_db: Path, hopsworks: FakeHopsworks) -> Any:
-    """Airflow 3's ``/pluginsv2`` Flask app (FAB, with this plugin), built in this process.
+    """Airflow 3's ``/pluginsv2`` Flask app (FAB, with this plugin), built in this process; on
+    Airflow 2 the webserver's own Flask app (the plugin's views are native there).
 
     Page tests use it through :func:`web`: the same views, templates, CSRF and JWT login as behind
     the api-server, without a subprocess and an HTTP hop. Real-server tests stay for what crosses
     apps (the login across ``/auth`` and ``/pluginsv2``, the auth manager, browsers).
     """
+    from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3
+
+    if not AIRFLOW_V_3:
+        from airflow.www.app import create_app as create_app_2
+
+        app = create_app_2(testing=True)
+        app.config["WTF_CSRF_ENABLED"] = True  # the pages' forms are tested with their CSRF tokens
+        return app
     from airflow.providers.fab.www.app import create_app
 
     return create_app(enable_plugins=True)
@@ -187,12 +196,24 @@ class PageClient:
         self.username = username
         self.client = app.test_client()
         if username:
+            from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3
+
+            if not AIRFLOW_V_3:  # Airflow 2: the webserver's own login form (flask-login session)
+                self._login_v2(username)
+                return
             from airflow.api_fastapi.app import get_auth_manager
 
             with app.app_context():
                 user = app.appbuilder.sm.find_user(username=username)
                 assert user is not None, f"no Airflow user {username}"
                 self.client.set_cookie("_token", get_auth_manager().generate_jwt(user))
+
+    def _login_v2(self, username: str) -> None:
+        form = self.client.get(devstack.LOGIN_PATH).get_data(as_text=True)
+        response = self.client.post(
+            devstack.LOGIN_PATH, data={"username": username, "password": username, "csrf_token": csrf_token(form)}
+        )
+        assert response.status_code == 302 and "/login" not in response.headers["Location"], f"login of {username}"
 
     @staticmethod
     def path(path: str) -> str:
@@ -233,16 +254,14 @@ def auth_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[AirflowS
     port = devstack.free_port()
     env = dict(os.environ)
     env.update({
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        **devstack.port_env(port),
         "AIRFLOW__CORE__AUTH_MANAGER": "hopsworks_ui_plugin.auth_manager.HopsworksAuthManager",
         "AIRFLOW__HOPSWORKS__MEMBERSHIP_RETRY_S": "2",
     })
     services = devstack.start_airflow(env, ["api-server"], _HOME / "service-logs-auth-manager")
     server = AirflowServer(f"http://127.0.0.1:{port}", _HOME, env, services)
     try:
-        devstack.wait_http(f"{server.url}/api/v2/monitor/health", timeout=180, service=services[0])
+        devstack.wait_http(f"{server.url}{devstack.HEALTH_PATH}", timeout=180, service=services[0])
         server.outage = probe_auth_manager_outage(server, hopsworks, retry_s=2)  # type: ignore[attr-defined]
         yield server
     finally:

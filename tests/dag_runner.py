@@ -11,7 +11,7 @@ from typing import Any
 
 HEADER = """
 import pendulum
-from airflow.sdk import DAG
+from hopsworks_ui_plugin.version_compat import DAG  # airflow.sdk.DAG on 3.x, airflow.DAG on 2.x
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 """
 

@@ -122,8 +122,7 @@ def dag_source(owner: str | None, dag_id: str, extra: str = "") -> bytes:
     """A small DAG file with ``default_args={'owner': owner}`` (no owner at all for None)."""
     args = f"default_args={{'owner': {owner!r}}}, " if owner else ""
     return (
-        "from airflow.sdk import DAG\n"
-        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        f"{DAG_IMPORT}\n{EMPTY_OPERATOR_IMPORT}\n"
         f"{extra}"
         f"with DAG({dag_id!r}, {args}schedule=None):\n"
         "    EmptyOperator(task_id='noop')\n"
@@ -212,8 +211,8 @@ _SCENARIO_BUILT: dict[str, bool] = {}
 def _scenario_dag_source(dag_id: str, owners: list[str], schedule: str | None) -> str:
     lines = [
         "from datetime import datetime",
-        "from airflow.sdk import DAG",
-        "from airflow.providers.standard.operators.empty import EmptyOperator",
+        DAG_IMPORT,
+        EMPTY_OPERATOR_IMPORT,
         "",
         f"with DAG({dag_id!r}, schedule={schedule!r}, start_date=datetime(2024, 1, 1), catchup=False,",
         "         tags=['my-dags-test']):",
@@ -224,18 +223,55 @@ def _scenario_dag_source(dag_id: str, owners: list[str], schedule: str | None) -
     return "\n".join(lines) + "\n"
 
 
-def _parse_dag_files(paths: list[Path]) -> None:
-    """Parse these files into the metadata DB like ``airflow dags reserialize`` (only these files)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+def _airflow_2() -> bool:
+    from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3
+
+    return not AIRFLOW_V_3
+
+
+#: How a test DAG file imports DAG and EmptyOperator on the installed Airflow.
+DAG_IMPORT = "from hopsworks_ui_plugin.version_compat import DAG"
+EMPTY_OPERATOR_IMPORT = (
+    "from airflow.operators.empty import EmptyOperator" if _airflow_2()
+    else "from airflow.providers.standard.operators.empty import EmptyOperator"
+)
+
+
+def parse_dag_files(paths: list[Path]) -> None:
+    """Parse these files into the metadata DB like ``airflow dags reserialize`` (only these files),
+    with the API of the installed Airflow."""
     from airflow.utils.session import create_session
 
+    from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_2_PLUS
+
     root = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    if not AIRFLOW_V_3:  # Airflow 2: no bundles
+        from airflow.models.dagbag import DagBag
+
+        for path in paths:
+            with create_session() as session:
+                DagBag(dag_folder=str(path), include_examples=False).sync_to_db(session=session)
+        return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
     DagBundlesManager().sync_bundles_to_db()
     for path in paths:
-        bag = BundleDagBag(dag_folder=str(path), bundle_path=root, bundle_name="dags-folder")
         with create_session() as session:
-            sync_bag_to_db(bag, "dags-folder", None, session=session)
+            if AIRFLOW_V_3_2_PLUS:
+                from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+                bag = BundleDagBag(dag_folder=str(path), bundle_path=root, bundle_name="dags-folder")
+                sync_bag_to_db(bag, "dags-folder", None, session=session)
+            elif AIRFLOW_V_3_1_PLUS:
+                from airflow.models.dagbag import BundleDagBag as BundleDagBag31  # type: ignore[attr-defined]
+                from airflow.models.dagbag import sync_bag_to_db as sync31  # type: ignore[attr-defined]
+
+                sync31(BundleDagBag31(dag_folder=str(path), bundle_path=root), "dags-folder", None, session=session)
+            else:  # Airflow 3.0
+                from airflow.models.dagbag import DagBag
+
+                bag30: Any = DagBag(dag_folder=str(path), include_examples=False, bundle_path=root)
+                bag30.sync_to_db("dags-folder", None, session=session)
 
 
 def build_my_dags_scenario() -> dict[str, Path]:
@@ -253,14 +289,15 @@ def build_my_dags_scenario() -> dict[str, Path]:
     for dag_id, (_folder, owners, schedule) in SCENARIO_DAGS.items():
         files[dag_id].parent.mkdir(parents=True, exist_ok=True)
         files[dag_id].write_text(_scenario_dag_source(dag_id, owners, schedule))
-    _parse_dag_files(list(files.values()))
+    parse_dag_files(list(files.values()))
     # The broken DAG: its file now fails to import (Airflow records the error, marks the DAG stale).
-    files[MDT_BROKEN].write_text("from airflow.sdk import DAG\n\nwith DAG('mdt_broken_alice' this is not python\n")
-    _parse_dag_files([files[MDT_BROKEN]])
+    files[MDT_BROKEN].write_text(f"{DAG_IMPORT}\n\nwith DAG('mdt_broken_alice' this is not python\n")
+    parse_dag_files([files[MDT_BROKEN]])
     # The stale DAG: its file is gone.
     files[MDT_STALE].unlink()
     with create_session() as session:
-        session.execute(update(DagModel).where(DagModel.dag_id == MDT_STALE).values(is_stale=True))
+        stale = {"is_active": False} if _airflow_2() else {"is_stale": True}
+        session.execute(update(DagModel).where(DagModel.dag_id == MDT_STALE).values(**stale))
     _SCENARIO_BUILT["done"] = True
     return files
 
@@ -297,19 +334,22 @@ def dag_runs_of(dag_id: str) -> list[tuple[str, str, str | None]]:
 
 
 class ApiUser:
-    """A user's Bearer-token client for one api-server (token from the real /auth/login/ form)."""
+    """A user's client for one server's REST API (``/api/v2`` with the Bearer token from the real
+    login form; Airflow 2: ``/api/v1`` with the login session's cookie)."""
 
     def __init__(self, server: Any, username: str) -> None:
         self.server = server
         self.username = username
         self.session = server.login(username)
-        self.headers = {"Authorization": f"Bearer {self.session.cookies['_token']}"}
+        self.headers = devstack.bearer(self.session)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         import requests
 
-        return requests.request(method, f"{self.server.url}/api/v2{path}", headers=self.headers, timeout=60,
-                                **kwargs)
+        url = f"{self.server.url}{devstack.API_BASE}{path}"
+        if devstack.AIRFLOW_2:
+            return self.session.request(method, url, timeout=60, **kwargs)
+        return requests.request(method, url, headers=self.headers, timeout=60, **kwargs)
 
     def dag_ids(self, **params: Any) -> set[str]:
         params.setdefault("limit", 100)

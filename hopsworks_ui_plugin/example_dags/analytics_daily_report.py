@@ -1,9 +1,9 @@
 """analytics (carol): the daily report; the failing cleanup job shows a failed task."""
 
 import pendulum
-from airflow.sdk import DAG
 
 from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
+from hopsworks_ui_plugin.version_compat import DAG  # airflow.sdk.DAG on 3.x, airflow.DAG on 2.x
 
 with DAG(
     "analytics_daily_report",

@@ -1,10 +1,10 @@
 """demo_fs: ingest, then compute features while waiting in the triggerer, then validate."""
 
 import pendulum
-from airflow.sdk import DAG
 
 from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
 from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobSuccessSensor
+from hopsworks_ui_plugin.version_compat import DAG  # airflow.sdk.DAG on 3.x, airflow.DAG on 2.x
 
 with DAG(
     "demo_fs_feature_pipeline",

@@ -1,10 +1,10 @@
 """demo_fs, written the way Hopsworks' original plugin generated DAGs (legacy imports still work)."""
 
 import pendulum
-from airflow.sdk import DAG
 
 from hopsworks_plugin.operators.hopsworks_operator import HopsworksLaunchOperator
 from hopsworks_plugin.sensors.hopsworks_sensor import HopsworksJobSuccessSensor
+from hopsworks_ui_plugin.version_compat import DAG  # airflow.sdk.DAG on 3.x, airflow.DAG on 2.x
 
 DAG_OWNER = "alice"
 PROJECT_NAME = "demo_fs"

@@ -1,9 +1,9 @@
 """fraud_detection (bob): build a training set, train, evaluate."""
 
 import pendulum
-from airflow.sdk import DAG
 
 from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
+from hopsworks_ui_plugin.version_compat import DAG  # airflow.sdk.DAG on 3.x, airflow.DAG on 2.x
 
 with DAG(
     "fraud_detection_training",
