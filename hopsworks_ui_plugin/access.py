@@ -83,6 +83,121 @@ def owns_dag(owners: str | Iterable[str] | None, username: str | None) -> bool:
     return any(owner_key(token) == key for token in owner_tokens(owners))
 
 
+# --- Airflow permissions: which Airflow permission each plugin action needs ----------------------
+#
+# Hopsworks membership says *where* a user may act; the user's Airflow role says *what* they may do at
+# all. Every action of the plugin's pages is listed here once, with the Airflow DAG permission it needs
+# (asked through the configured auth manager, so FAB roles and HopsworksAuthManager both count). A FAB
+# Viewer (read-only) may browse and nothing more. ``views.base``'s decorators check this table before a
+# handler runs.
+
+
+@dataclass(frozen=True)
+class AirflowPermission:
+    """A DAG-level permission as the auth manager is asked for it: ``method`` on DAGs, or on their
+    runs (``run=True``, Airflow's ``DagAccessEntity.RUN``)."""
+
+    method: str  # "GET" | "PUT" | "POST"
+    run: bool = False
+
+    @property
+    def label(self) -> str:
+        """The permission as Airflow's FAB roles name it."""
+        action = {"GET": "can_read", "PUT": "can_edit", "POST": "can_create", "DELETE": "can_delete"}[self.method]
+        return f"{action} on {'DAG Runs' if self.run else 'DAGs'}"
+
+
+READ_DAGS = AirflowPermission("GET")
+EDIT_DAGS = AirflowPermission("PUT")
+TRIGGER_RUNS = AirflowPermission("POST", run=True)
+
+#: action -> (what the user is doing, in words; the Airflow permission it needs)
+ACTIONS: dict[str, tuple[str, AirflowPermission]] = {
+    "browse": ("look at Hopsworks projects, jobs and DAGs", READ_DAGS),
+    "launch": ("launch jobs", TRIGGER_RUNS),
+    "stop": ("stop executions", TRIGGER_RUNS),
+    "upload": ("upload DAG files", EDIT_DAGS),
+    "replace": ("replace DAG files", EDIT_DAGS),
+    "delete": ("delete DAG files", EDIT_DAGS),
+    "pause": ("pause or unpause DAGs", EDIT_DAGS),
+    "unpause": ("pause or unpause DAGs", EDIT_DAGS),
+    "trigger": ("trigger DAGs", TRIGGER_RUNS),
+}
+
+
+def action_words(action: str) -> str:
+    """What ``action`` is, in words (``"launch"`` -> ``"launch jobs"``); KeyError for an unknown action."""
+    return ACTIONS[action][0]
+
+
+def has_airflow_permission(user: Any, action: str, dag_id: str | None = None) -> bool:
+    """The configured auth manager's answer for ``action`` (:data:`ACTIONS`), on DAGs in general or
+    on DAG ``dag_id``."""
+    from hopsworks_ui_plugin.version_compat import is_authorized_dag
+
+    permission = ACTIONS[action][1]
+    return is_authorized_dag(user, permission.method, dag_id, run=permission.run)
+
+
+def require_airflow_permission(user: Any, action: str, dag_id: str | None = None) -> None:
+    """Refuse (403) a user whose Airflow role lacks the permission ``action`` needs; the message
+    names the permission."""
+    words, permission = ACTIONS[action]
+    if not has_airflow_permission(user, action, dag_id):
+        target = f" (DAG {dag_id!r})" if dag_id else ""
+        raise Forbidden(
+            f"Your Airflow role does not allow you to {words}{target}: that needs the Airflow permission "
+            f"{permission.label!r}. Hopsworks project membership alone is not enough; "
+            "ask an Airflow admin for a role with that permission.",
+            title="Airflow permission missing",
+        )
+
+
+# --- the audit trail's scope -------------------------------------------------------------------------
+#
+# Plugin actions on a DAG (pause, unpause, trigger) go into Airflow's event log under that DAG's id:
+# whoever may read the DAG sees them. Actions on a project's jobs and files (launch, stop, upload,
+# replace, delete) have no DAG. Airflow lists event-log entries without a DAG to *everyone* who may read
+# the audit log, so under HopsworksAuthManager they are filed under a pseudo DAG id
+# ``hopsworks:<project folder>`` (a colon cannot be part of a real dag_id), which the auth manager
+# lets admins and the project's members read, and nobody else. Under other auth managers (no project
+# isolation there) they carry no DAG and Airflow shows them to every audit-log reader.
+
+AUDIT_SCOPE_PREFIX = "hopsworks:"
+
+
+def audit_scope(folder: str | None) -> str | None:
+    """The ``dag_id`` of an event-log entry about a project's jobs or files (see above)."""
+    from hopsworks_ui_plugin.version_compat import get_auth_manager
+
+    try:
+        from hopsworks_ui_plugin.auth_manager import HopsworksAuthManager
+
+        isolated = isinstance(get_auth_manager(), HopsworksAuthManager)
+    except Exception:  # no auth manager initialised (CLI, tests without a web app) or FAB missing
+        isolated = False
+    return f"{AUDIT_SCOPE_PREFIX}{folder or ''}" if isolated else None
+
+
+def project_audit_scope(project: ProjectRef) -> str | None:
+    """:func:`audit_scope` of a project's folder (``hopsworks:`` alone, admins only, when its name
+    cannot be a folder name)."""
+    from hopsworks_ui_plugin.dag_files.paths import project_folder_name
+
+    try:
+        folder: str | None = project_folder_name(project.id, project.name)
+    except ValueError:
+        folder = None
+    return audit_scope(folder)
+
+
+def audit_scope_folder(dag_id: str | None) -> str | None:
+    """The project folder of an audit scope ``hopsworks:<folder>``, or None for any other id."""
+    if dag_id and dag_id.startswith(AUDIT_SCOPE_PREFIX):
+        return dag_id[len(AUDIT_SCOPE_PREFIX):] or None
+    return None
+
+
 def may_act_on_dag(owners: str | None, username: str | None, admin: bool) -> bool:
     """Pause, unpause or trigger a DAG from the plugin's pages: its owners and Airflow admins."""
     return admin or owns_dag(owners, username)
@@ -206,6 +321,7 @@ class ProjectAccess:
     project: ProjectRef
     role: str | None  # the user's team role; None for an admin who is not a member
     admin: bool
+    username: str = ""  # who asked (for the audit trail)
 
     @property
     def can_operate(self) -> bool:
@@ -238,7 +354,7 @@ def project_access(
             "of the project to add you.",
             title="Not a member of this project",
         )
-    return ProjectAccess(project=project, role=role, admin=admin)
+    return ProjectAccess(project=project, role=role, admin=admin, username=username)
 
 
 def require_operator(grant: ProjectAccess, action: str) -> None:

@@ -57,6 +57,9 @@ DEFAULT_USERS: list[dict[str, str]] = [
     {"username": "bob", "password": "bob", "role": "User"},
     {"username": "carol", "password": "carol", "role": "User"},
     {"username": "dave", "password": "dave", "role": "User"},
+    # A read-only Airflow role, member (Data scientist) of demo_fs in Hopsworks: may browse the
+    # pages, may not change anything (membership alone is not enough; see access.ACTIONS).
+    {"username": "victor", "password": "victor", "role": "Viewer"},
 ]
 #: Roles that get the plugin's menu entries in Airflow 3's navigation.
 NAV_ROLES = ("User", "Viewer", "Op")

@@ -31,6 +31,8 @@ DAGs, broken, and the page shows them with the error so the owner can see why.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -46,6 +48,7 @@ from hopsworks_ui_plugin.access import owner_key
 from hopsworks_ui_plugin.errors import BadInput, Conflict, NotFound
 from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, AIRFLOW_V_3_1_PLUS
 
+log = logging.getLogger(__name__)
 LIKE_ESCAPE = "\\"
 SORT_KEYS = ("dag_id", "owners", "last_run", "next_run")
 MAX_PAGE_SIZE = 200
@@ -53,7 +56,10 @@ MAX_PAGE_SIZE = 200
 IN_CHUNK = 1000
 #: ``replace(x, '  ', ' ')`` passes in :func:`owner_clause`: runs of up to 2**7 spaces become one.
 _SPACE_PASSES = 7
-_AUDIT = '{"source": "hopsworks my-dags"}'
+#: ``extra`` of every audit entry says where it came from.
+AUDIT_SOURCE = "hopsworks plugin"
+#: Parts of a name that never go into an audit entry's ``extra`` (keys, passwords, tokens).
+_SECRET_WORDS = ("key", "password", "secret", "token")
 
 
 def escape_like(value: str) -> str:
@@ -421,10 +427,67 @@ def visible_dag_ids(
 # --- actions ---------------------------------------------------------------------------------------
 
 
-def _audit(session: Session, event: str, username: str, dag_id: str, run_id: str | None = None) -> None:
+def audit(
+    event: str,
+    username: str,
+    *,
+    dag_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    session: Session | None = None,
+) -> None:
+    """One entry in Airflow's own event log (the ``log`` table: Airflow's Audit Log, ``/api/v2/eventLogs``)
+    for a plugin action: ``event`` (``hopsworks.launch`` ...), who (``owner``), the DAG if any, and in
+    ``extra`` (JSON) the source and what it was about (project, job, file, execution id). Entries whose
+    name looks like a secret (key, password, token) are left out: an audit entry never holds a key.
+    With ``session`` it joins that transaction (written with the action or not at all); without, the
+    action (a Hopsworks call, a file) is already done, so a failing write is logged as an error rather
+    than raised (a retry of the request would repeat the action)."""
     from airflow.models.log import Log
 
-    session.add(Log(event=event, owner=username, dag_id=dag_id, run_id=run_id, extra=_AUDIT))
+    details: dict[str, Any] = {"source": AUDIT_SOURCE}
+    details.update({k: v for k, v in (extra or {}).items()
+                    if v is not None and not any(word in k.lower() for word in _SECRET_WORDS)})
+    entry = Log(event=event, owner=username, dag_id=dag_id, run_id=run_id,
+                extra=json.dumps(details, sort_keys=True, default=str))
+    if session is not None:
+        session.add(entry)
+        return
+    try:
+        with _session_scope(None) as s:
+            s.add(entry)
+    except Exception:
+        log.exception("Could not write the audit entry %s by %s (%s)", event, username, details)
+
+
+def audit_entries(
+    *, event_prefix: str = "hopsworks.", owner: str | None = None, dag_id: str | None = None, limit: int = 200,
+    session: Session | None = None,
+) -> list[dict[str, Any]]:
+    """The plugin's newest audit entries (``event``, ``owner``, ``dag_id``, ``extra`` as a dict), newest
+    first; filtered by owner / dag_id when given."""
+    from airflow.models.log import Log
+
+    query = select(Log.event, Log.owner, Log.dag_id, Log.run_id, Log.extra).where(
+        Log.event.like(escape_like(event_prefix) + "%", escape=LIKE_ESCAPE))
+    if owner is not None:
+        query = query.where(Log.owner == owner)
+    if dag_id is not None:
+        query = query.where(Log.dag_id == dag_id)
+    with _session_scope(session) as s:
+        rows = s.execute(query.order_by(Log.id.desc()).limit(limit)).all()
+    return [{"event": r.event, "owner": r.owner, "dag_id": r.dag_id, "run_id": r.run_id,
+             "extra": json.loads(r.extra) if r.extra else {}} for r in rows]
+
+
+def audit_scopes(prefix: str, session: Session | None = None) -> set[str]:
+    """The distinct ``dag_id`` values of event-log entries starting with ``prefix`` (the plugin's
+    per-project audit scopes, see :func:`hopsworks_ui_plugin.access.audit_scope`)."""
+    from airflow.models.log import Log
+
+    with _session_scope(session) as s:
+        return set(s.scalars(select(Log.dag_id).where(
+            Log.dag_id.like(escape_like(prefix) + "%", escape=LIKE_ESCAPE)).distinct()))
 
 
 def set_paused(dag_id: str, paused: bool, username: str) -> None:
@@ -439,7 +502,7 @@ def set_paused(dag_id: str, paused: bool, username: str) -> None:
         ).rowcount  # type: ignore[attr-defined]
         if not changed:
             raise NotFound(f"There is no DAG {dag_id!r}.", title=f"Could not {'pause' if paused else 'unpause'}")
-        _audit(session, "paused" if paused else "unpaused", username, dag_id)
+        audit("hopsworks.pause" if paused else "hopsworks.unpause", username, dag_id=dag_id, session=session)
 
 
 def trigger_run(dag_id: str, username: str) -> str:
@@ -467,7 +530,8 @@ def trigger_run(dag_id: str, username: str) -> str:
             raise BadInput(f"DAG {dag_id!r} could not be triggered: {err}", title=title) from None
         if run_id is None:
             raise Conflict(f"DAG {dag_id!r} has not been serialized yet; try again shortly.", title=title)
-        _audit(session, "trigger_dag_run", username, dag_id, run_id)
+        audit("hopsworks.trigger", username, dag_id=dag_id, run_id=run_id, extra={"run_id": run_id},
+              session=session)
         return run_id
 
 

@@ -49,6 +49,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("log_cap_bytes", int, 256 * 1024, "The job browser shows at most this many bytes of a log."),
     Option("staged_max_age_s", float, 3600.0,
            "Seconds an upload waiting for 'replace?' confirmation is kept before it is discarded."),
+    Option("max_staged_per_user", int, 20,
+           "How many uploads one user may have waiting for 'replace?' confirmation in one project."),
 )}
 
 
@@ -106,6 +108,10 @@ def log_cap_bytes() -> int:
 
 def staged_max_age_s() -> float:
     return max(1.0, float(_get("staged_max_age_s")))
+
+
+def max_staged_per_user() -> int:
+    return max(1, int(_get("max_staged_per_user")))
 
 
 def provider_config() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from hopsworks_ui_plugin import dag_files
-from hopsworks_ui_plugin.access import ProjectRef, visible_projects
+from hopsworks_ui_plugin.access import ProjectRef, audit_scope, visible_projects
 from hopsworks_ui_plugin.dag_files import DagFile, DagRecord, ImportErrorRecord, RemovalReport
 from hopsworks_ui_plugin.errors import Conflict, PluginError
 from hopsworks_ui_plugin.formatting import fmt_size
@@ -187,8 +187,8 @@ def _check(incoming: IncomingFile, seen: set[str], username: str, admin: bool) -
     return FileResult(name, "valid", "", 200, len(data), owners, warnings), data
 
 
-def _store(result: FileResult, data: bytes, directory: Path) -> None:
-    """Write a validated file, or stage it for confirmation when the name is taken."""
+def _store(result: FileResult, data: bytes, directory: Path, username: str = "") -> None:
+    """Write a validated file, or stage it (as ``username``'s) for confirmation when the name is taken."""
     name = result.name
     try:
         taken = dag_files.exists(directory, name)
@@ -200,12 +200,17 @@ def _store(result: FileResult, data: bytes, directory: Path) -> None:
         result.outcome, result.status, result.message = "rejected", err.status, err.message
         return
     if taken:
-        result.token = dag_files.stage(directory, data)
+        try:
+            result.token = dag_files.stage(directory, data, username)
+        except PluginError as err:  # too many waiting (429)
+            result.outcome, result.status, result.message = "rejected", err.status, err.message
+            return
         result.outcome, result.status = "confirm", 409
         result.message = f"{name} already exists. Replace it with the uploaded file?"
     else:
         result.outcome = "written"
         result.message = f"{name} was saved ({fmt_size(len(data))})."
+        _audit("hopsworks.upload", username, directory, name, size=len(data))
 
 
 def upload(directory: Path, files: Sequence[IncomingFile], username: str, admin: bool) -> UploadResult:
@@ -228,7 +233,7 @@ def upload(directory: Path, files: Sequence[IncomingFile], username: str, admin:
                     "of this upload was refused. Upload it again on its own, or fix the other file."
         return UploadResult(_status(results), results, error=NOTHING_SAVED)
     for result, data in checked:
-        _store(result, data, directory)
+        _store(result, data, directory, username)
     return UploadResult(_status(results), results)
 
 
@@ -237,16 +242,15 @@ def replace(directory: Path, staged: Iterable[str], username: str, admin: bool, 
     confirmation; ``confirm=False`` discards them ("keep the existing files")."""
     pairs = [(token, name) for token, _, name in (s.partition(":") for s in staged)]
     if not confirm:
-        for token, _name in pairs:
-            try:
-                dag_files.discard_staged(directory, token)
-            except PluginError:
-                continue
+        discard(directory, [token for token, _name in pairs])
         return UploadResult(200, notice="Nothing was replaced.")
+    limit = dag_files.max_files_per_upload()
+    discard(directory, [token for token, _name in pairs[limit:]])  # over the cap: refused, not kept
     results = []
-    for token, name in pairs[: dag_files.max_files_per_upload()]:
+    for token, name in pairs[:limit]:
         problem = dag_files.name_problem(name)
         if problem:
+            discard(directory, [token])
             results.append(FileResult(name, "rejected", problem, 400))
             continue
         try:
@@ -254,13 +258,15 @@ def replace(directory: Path, staged: Iterable[str], username: str, admin: bool, 
             checked = dag_files.check_source(name, dag_files.read_staged(directory, token))
             refusal, warnings = dag_files.owner_verdict(checked, username, admin)
             if refusal:
-                dag_files.discard_staged(directory, token)
+                discard(directory, [token])
                 results.append(FileResult(name, "rejected", refusal, 403))
                 continue
             replaced = dag_files.commit_staged(directory, token, name)
-        except PluginError as err:
+        except PluginError as err:  # every refusal removes the staged file: nothing waits for a retry
+            discard(directory, [token])
             results.append(FileResult(name, "rejected", err.message, err.status))
             continue
+        _audit("hopsworks.replace" if replaced else "hopsworks.upload", username, directory, name, size=checked.size)
         verb = "replaced" if replaced else "saved"
         results.append(
             FileResult(name, "replaced" if replaced else "written", f"{name} was {verb} ({fmt_size(checked.size)}).",
@@ -314,10 +320,33 @@ def delete_preview(directory: Path, name: str) -> DeletePreview:
     return DeletePreview(dag_files.file_info(directory, name), dag_files.dag_records(directory, name))
 
 
-def delete(directory: Path, name: str, dag_ids: Iterable[str] | None = None) -> RemovalReport:
+def delete(directory: Path, name: str, dag_ids: Iterable[str] | None = None, username: str = "") -> RemovalReport:
     """Remove the file, then pause and remove its DAGs' records and its import errors."""
     if dag_ids is None:
         dag_ids = [d.dag_id for d in dag_files.dag_records(directory, name)]
+    dag_ids = list(dag_ids)
     dag_files.delete_file(directory, name)
+    _audit("hopsworks.delete", username, directory, name, dags=sorted(dag_ids) or None)
     return dag_files.remove_dag_records(directory, name, dag_ids)
+
+
+# --- the audit trail, staged leftovers -----------------------------------------------------------
+
+
+def _audit(event: str, username: str, directory: Path, name: str, **extra: object) -> None:
+    """The action's entry in Airflow's event log (:func:`hopsworks_ui_plugin.metadb.audit`): the project
+    folder (the project's name, or its sha256 folder name), the file."""
+    from hopsworks_ui_plugin import metadb
+
+    metadb.audit(event, username, dag_id=audit_scope(directory.name),
+                 extra={"project_folder": directory.name, "file": name, **extra})
+
+
+def discard(directory: Path, tokens: Iterable[str]) -> None:
+    """Remove these staged uploads (malformed or already gone ones are skipped)."""
+    for token in tokens:
+        try:
+            dag_files.discard_staged(directory, token)
+        except PluginError:
+            continue
 

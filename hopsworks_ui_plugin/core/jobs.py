@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hopsworks_ui_plugin import formatting, settings, states
-from hopsworks_ui_plugin.access import ProjectAccess, visible_projects
+from hopsworks_ui_plugin.access import ProjectAccess, project_audit_scope, visible_projects
 from hopsworks_ui_plugin.errors import BadInput, HopsworksError, NotFound
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
 
@@ -268,8 +268,19 @@ def launch(hook: HopsworksHook, grant: ProjectAccess, job_name: str, args: str) 
             if err.http_status == 404:
                 get_job(hook, grant, job_name)
             raise
+    _audit("hopsworks.launch", grant, job_name, execution.get("id"), with_arguments=bool(args))
     used = f"arguments {args!r}" if args else "the job's default arguments"
     return f"Launched {job_name!r}: execution {execution.get('id')} ({execution.get('state')}) with {used}."
+
+
+def _audit(event: str, grant: ProjectAccess, job_name: str, execution_id: Any, **extra: Any) -> None:
+    """The action's entry in Airflow's event log (:func:`hopsworks_ui_plugin.metadb.audit`); arguments
+    themselves are not recorded (they may carry anything)."""
+    from hopsworks_ui_plugin import metadb
+
+    metadb.audit(event, grant.username, dag_id=project_audit_scope(grant.project),
+                 extra={"project": grant.project.name, "project_id": grant.project.id, "job": job_name,
+                        "execution_id": execution_id, **extra})
 
 
 def stop(hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id: int) -> tuple[bool, str]:
@@ -279,4 +290,5 @@ def stop(hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id:
         if states.is_final(execution.get("state")):
             return False, f"Execution {execution_id} had already ended ({execution.get('state')})."
         hook.stop_execution(job_name, execution_id, grant.project.id)
+    _audit("hopsworks.stop", grant, job_name, execution_id)
     return True, f"Asked Hopsworks to stop execution {execution_id} of {job_name!r}."

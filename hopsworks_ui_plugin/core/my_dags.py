@@ -21,7 +21,6 @@ from typing import Any
 from hopsworks_ui_plugin import access, metadb
 from hopsworks_ui_plugin.dag_files.paths import project_folder_name, project_of_file
 from hopsworks_ui_plugin.errors import BadInput, Forbidden, HopsworksError, NotFound
-from hopsworks_ui_plugin.version_compat import is_authorized_dag
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -163,21 +162,19 @@ class MyDagsPage:
 
 
 def require_list_permission(user: Any) -> None:
-    """Refuse (403) a user whose Airflow role may not read DAGs."""
-    try:
-        allowed = is_authorized_dag(user, "GET")
-    except Exception:  # pragma: no cover - auth managers that need details
-        allowed = True
-    if not allowed:
-        raise Forbidden("Your Airflow role does not allow reading DAGs.", title="My DAGs")
+    """Refuse (403) a user whose Airflow role may not read DAGs (:data:`access.ACTIONS`)."""
+    access.require_airflow_permission(user, "browse")
 
 
 def all_projects(hook_factory: Any) -> tuple[list[ProjectName], str | None]:
-    """Every project the service connection sees (for the project column), or why not."""
+    """Every project the page's key sees (the user's own key, else the shared connection; for the project
+    column), or why not (an AGENT shared key: the one clear sentence of :mod:`hopsworks_ui_plugin.core.keys`)."""
+    from hopsworks_ui_plugin.core.keys import shared_problem_text
+
     try:
         listed = access.MEMBERSHIPS.project_list(hook_factory())
     except Exception as err:  # HopsworksError, the connection is not configured, ...
-        return [], str(err) or err.__class__.__name__
+        return [], shared_problem_text(err)
     return [ProjectName(int(p["id"]), str(p["name"])) for p in listed if p.get("id") is not None], None
 
 
@@ -225,17 +222,17 @@ def list_page(params: ListParams, username: str, admin: bool, hook_factory: Any 
 
 
 def dag_for_action(dag_id: str, user: Any, verb: str, *, run: bool = False) -> metadb.DagRef:
-    """The DAG ``user`` wants to ``verb``, if they may: :class:`NotFound` for an unknown DAG,
-    :class:`Forbidden` unless they are an owner or an admin (:func:`access.may_act_on_dag`) and the
-    configured auth manager also allows it (FAB role permissions, HopsworksAuthManager's rule)."""
+    """The DAG ``user`` wants to ``verb`` (an action of :data:`access.ACTIONS`, e.g. ``"pause"``,
+    ``"trigger"``), if they may: :class:`NotFound` for an unknown DAG, :class:`Forbidden` unless they
+    are an owner or an admin (:func:`access.may_act_on_dag`) and the configured auth manager also
+    allows the action's Airflow permission on this DAG (FAB roles, HopsworksAuthManager's rule)."""
+    action = verb if verb in access.ACTIONS else ("trigger" if run else "pause")
     username, admin = access.username_of(user), access.is_admin(user)
     dag = metadb.dag_ref(dag_id)
     if dag is None:
         raise NotFound(f"There is no DAG {dag_id!r}.", title=f"Cannot {verb} {dag_id}")
     access.require_dag_actor(dag_id, dag.owners, username, admin, verb)
-    if not is_authorized_dag(user, "POST" if run else "PUT", dag_id, run=run):
-        raise Forbidden(f"Your Airflow role does not allow you to {verb} DAG {dag_id!r}.",
-                        title=f"Cannot {verb} {dag_id}")
+    access.require_airflow_permission(user, action, dag_id)
     return dag
 
 

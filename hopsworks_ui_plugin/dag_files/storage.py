@@ -4,10 +4,15 @@ following a symbolic link (neither the project folder nor a file may be one).
 The plugin's own hidden files in a project folder (``.upload-*.tmp`` while writing,
 ``.pending-*.tmp`` waiting for a "replace?" confirmation) are never listed and never parsed:
 Airflow only parses ``*.py`` and zip files.
+
+Staged replacements are capped per user (``[hopsworks] max_staged_per_user``, counted by the first
+:data:`USER_TAG_LEN` hex digits of the token, a hash of the username), so one member filling the queue
+does not block the others; :data:`MAX_STAGED_PER_PROJECT` stays as a ceiling on a folder's disk use.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -27,8 +32,9 @@ from hopsworks_ui_plugin.errors import BadInput, Conflict, Forbidden, NotFound, 
 TMP_PREFIX = ".upload-"
 STAGED_PREFIX = ".pending-"
 TMP_SUFFIX = ".tmp"
-_STAGED_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-MAX_STAGED_PER_PROJECT = 50
+USER_TAG_LEN = 8
+_STAGED_TOKEN = re.compile(r"^[0-9a-f]{40}$")  # user tag (8) + random (32)
+MAX_STAGED_PER_PROJECT = 500
 DIR_MODE = 0o775
 FILE_MODE = 0o644
 
@@ -116,13 +122,13 @@ def _regular_file(directory: Path, name: str) -> tuple[Path, os.stat_result]:
     return path, st
 
 
-def _write_tmp(directory: Path, data: bytes, prefix: str = TMP_PREFIX) -> Path:
+def _write_tmp(directory: Path, data: bytes, prefix: str = TMP_PREFIX, token: str = "") -> Path:
     """A complete, fsync'ed hidden temporary file in ``directory`` (removed again on any error)."""
     fd = -1
     tmp: Path | None = None
     try:
         if prefix == STAGED_PREFIX:
-            tmp = directory / f"{STAGED_PREFIX}{secrets.token_hex(16)}{TMP_SUFFIX}"
+            tmp = directory / f"{STAGED_PREFIX}{token}{TMP_SUFFIX}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         else:
             fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=TMP_SUFFIX, dir=directory)
@@ -179,16 +185,38 @@ def write_atomic(directory: Path, name: str, data: bytes, *, replace: bool) -> b
     return before is not None
 
 
-def stage(directory: Path, data: bytes) -> str:
-    """Keep validated content aside (hidden, ``0600``) until the user confirms a replacement."""
+def user_tag(username: str | None) -> str:
+    """The first hex digits of a staged token: whose upload it is (a hash of the username, ASCII case
+    and surrounding spaces ignored as in the owner rule)."""
+    key = (username or "").strip(" ").lower()
+    return hashlib.sha256(key.encode()).hexdigest()[:USER_TAG_LEN]
+
+
+def staged_count(directory: Path, username: str | None = None) -> int:
+    """Replacements waiting for confirmation in ``directory``: ``username``'s, or everyone's (None)."""
+    tag = "" if username is None else user_tag(username)
+    return len(list(directory.glob(f"{STAGED_PREFIX}{tag}*{TMP_SUFFIX}")))
+
+
+def stage(directory: Path, data: bytes, username: str = "") -> str:
+    """Keep validated content aside (hidden, ``0600``) until the user confirms a replacement.
+    :class:`TooManyRequests` when ``username`` already has ``[hopsworks] max_staged_per_user`` waiting
+    (or the folder :data:`MAX_STAGED_PER_PROJECT`)."""
     directory = ensure_project_dir(directory)
     clean_stale(directory)
-    if len(list(directory.glob(f"{STAGED_PREFIX}*{TMP_SUFFIX}"))) >= MAX_STAGED_PER_PROJECT:
+    cap = settings.max_staged_per_user()
+    if staged_count(directory, username) >= cap:
+        raise TooManyRequests(
+            f"You have {cap} replacements waiting for confirmation in this project (the most one user may "
+            "have); confirm or cancel them first, or wait until they expire.", title=TITLE
+        )
+    if staged_count(directory) >= MAX_STAGED_PER_PROJECT:
         raise TooManyRequests(
             "Too many replacements are waiting for confirmation in this project; try again in an hour.", title=TITLE
         )
-    tmp = _write_tmp(directory, data, prefix=STAGED_PREFIX)
-    return tmp.name[len(STAGED_PREFIX) : -len(TMP_SUFFIX)]
+    token = user_tag(username) + secrets.token_hex(16)
+    _write_tmp(directory, data, prefix=STAGED_PREFIX, token=token)
+    return token
 
 
 def _staged_path(directory: Path, token: str) -> Path:

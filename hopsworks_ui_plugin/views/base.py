@@ -13,12 +13,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import jsonify, redirect, request
 from flask_appbuilder import BaseView
 
 from hopsworks_ui_plugin import access
-from hopsworks_ui_plugin.errors import Forbidden, PluginError
+from hopsworks_ui_plugin.errors import BadInput, Forbidden, PluginError
 from hopsworks_ui_plugin.hooks.hopsworks import service_hook
 from hopsworks_ui_plugin.webauth import current_user, login_url
 
@@ -54,16 +55,42 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
+def redirect_target(raw: str | None, within: str, *, title: str = "Bad request") -> str:
+    """A redirect target read from a form (``next``), checked before the request does anything.
+
+    Empty: ``within``. Otherwise it must be a plain path on this site below ``within`` (the page the
+    form belongs to): control characters (CR/LF: header injection), backslashes, a scheme or host
+    (``https://evil``, ``//evil``), ``.``/``..`` segments or any other path are refused with
+    :class:`BadInput` (400), so a refused target never follows a half-done action.
+    """
+    target = str(raw or "")
+    if not target:
+        return within
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or "\\" in target:
+        raise BadInput("The return address (next) holds control characters or backslashes; nothing was "
+                       "done.", title=title)
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or not target.startswith("/"):
+        raise BadInput("The return address (next) points to another site; nothing was done.", title=title)
+    segments = parts.path.split("/")
+    if not target.startswith(within) or "." in segments or ".." in segments:
+        raise BadInput(f"The return address (next) must be a page below {within}; nothing was done.", title=title)
+    return target
+
+
 # --- permission decorators: resolve and check before the handler runs ---------------------------
 
 
 def login_required(view: F) -> F:
-    """Anonymous visitors go to Airflow's login page."""
+    """Anonymous visitors go to Airflow's login page; users whose Airflow role may not read DAGs get
+    a 403 (every page of the plugin is about projects, jobs and DAGs: ``access.ACTIONS["browse"]``)."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
+        user = current_user()
+        if user is None:
             return redirect(login_url())
+        access.require_airflow_permission(user, "browse")
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -86,17 +113,22 @@ def project_member(*, operate: str | None = None) -> Callable[[F], F]:
     """The user must see project ``project_id`` (a member, or an admin); the handler gets
     ``grant=`` (:class:`~hopsworks_ui_plugin.access.ProjectAccess`) instead of ``project_id``.
 
-    ``operate="launch jobs"`` also requires the right to change things in the project, and names
-    the action in the refusal.
+    ``operate="launch"`` (an action of :data:`hopsworks_ui_plugin.access.ACTIONS`) also requires the
+    Airflow permission that action needs (checked first: nothing is asked of Hopsworks for a role that
+    may not do it) and the right to change things in the project, and names the action in the refusal.
     """
+    if operate is not None and operate not in access.ACTIONS:
+        raise ValueError(f"project_member(operate={operate!r}): not an action of access.ACTIONS")
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         @login_required
         def wrapper(*args: Any, project_id: int, **kwargs: Any) -> Any:
+            if operate:
+                access.require_airflow_permission(request_user(), operate)
             grant = access.project_access(service_hook(), request_username(), request_is_admin(), project_id)
             if operate:
-                access.require_operator(grant, operate)
+                access.require_operator(grant, access.action_words(operate))
             return view(*args, grant=grant, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -104,10 +136,14 @@ def project_member(*, operate: str | None = None) -> Callable[[F], F]:
     return decorate
 
 
-def dag_actor(verb: str, *, run: bool = False) -> Callable[[F], F]:
-    """The user may ``verb`` DAG ``dag_id`` (an owner or an admin, and the auth manager agrees;
-    ``run=True``: acting on its runs, i.e. triggering): 404 for an unknown DAG, 403 otherwise. The
-    handler gets ``dag=`` (:class:`~hopsworks_ui_plugin.metadb.DagRef`) instead of ``dag_id``."""
+def dag_actor(action: str, *, run: bool = False) -> Callable[[F], F]:
+    """The user may do ``action`` (``"pause"``, ``"trigger"``: :data:`hopsworks_ui_plugin.access.ACTIONS`)
+    to DAG ``dag_id``: their Airflow role has the action's permission (checked first, 403 naming it),
+    the DAG exists (404), they are an owner or an admin and the auth manager agrees for this DAG (403).
+    The handler gets ``dag=`` (:class:`~hopsworks_ui_plugin.metadb.DagRef`) instead of ``dag_id``.
+    ``run`` is implied by the action's permission (kept for callers that pass it)."""
+    if action not in access.ACTIONS:
+        raise ValueError(f"dag_actor({action!r}): not an action of access.ACTIONS")
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -115,7 +151,8 @@ def dag_actor(verb: str, *, run: bool = False) -> Callable[[F], F]:
         def wrapper(*args: Any, dag_id: str, **kwargs: Any) -> Any:
             from hopsworks_ui_plugin.core.my_dags import dag_for_action
 
-            return view(*args, dag=dag_for_action(dag_id, request_user(), verb, run=run), **kwargs)
+            access.require_airflow_permission(request_user(), action)
+            return view(*args, dag=dag_for_action(dag_id, request_user(), action), **kwargs)
 
         return wrapper  # type: ignore[return-value]
 

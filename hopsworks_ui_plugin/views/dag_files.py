@@ -31,8 +31,6 @@ from hopsworks_ui_plugin.views.base import (
     request_username,
 )
 
-CHANGE = "change DAG files"
-
 
 class UploadForm(FlaskForm):
     files = MultipleFileField("DAG files (.py)")
@@ -99,7 +97,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
         return self._listing(grant, self._folder(grant))
 
     @expose("/<int:project_id>/upload", methods=["POST"])
-    @project_member(operate=CHANGE)
+    @project_member(operate="upload")
     def upload(self, grant: ProjectAccess) -> Any:
         directory = self._folder(grant)
         refused = flows.request_too_large(request.content_length)  # before the body is read
@@ -118,13 +116,14 @@ class HopsworksDagFilesView(HopsworksBaseView):
         return self._answer(grant, directory, outcome, form=form, confirm_form=ConfirmForm())
 
     @expose("/<int:project_id>/upload/replace", methods=["POST"])
-    @project_member(operate=CHANGE)
+    @project_member(operate="replace")
     def replace(self, grant: ProjectAccess) -> Any:
         """Second step of replacing existing files: ``overwrite=1`` plus the staged uploads."""
         directory = self._folder(grant)
         form = ConfirmForm()
         staged = request.form.getlist("staged")
         if not form.validate_on_submit() or not staged:
+            flows.discard(directory, [s.partition(":")[0] for s in staged])  # refused: nothing stays staged
             return self._answer(grant, directory, flows.UploadResult(400, error="The confirmation was not valid."))
         confirm = request.form.get("action") != "cancel" and form.overwrite.data == "1"
         outcome = flows.replace(directory, staged, request_username(), request_is_admin(), confirm=confirm)
@@ -158,7 +157,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
         )
 
     @expose("/<int:project_id>/files/<name>/delete", methods=["GET", "POST"])
-    @project_member(operate=CHANGE)
+    @project_member(operate="delete")
     def delete(self, grant: ProjectAccess, name: str) -> Any:
         directory = self._folder(grant)
         preview = flows.delete_preview(directory, name)
@@ -177,5 +176,5 @@ class HopsworksDagFilesView(HopsworksBaseView):
         if not form.validate_on_submit():
             return self.page("hopsworks/dag_files_delete.html", http_status=400,
                              error="The confirmation was not valid; nothing was deleted.", **context)
-        report = flows.delete(directory, name, [d.dag_id for d in preview.dags])
+        report = flows.delete(directory, name, [d.dag_id for d in preview.dags], username=request_username())
         return self.page("hopsworks/dag_files_delete.html", done=True, report=report, **context)

@@ -118,7 +118,7 @@ class HopsworksProjectsView(HopsworksBaseView):
         )
 
     @expose("/<int:project_id>/launch/<path:job_name>", methods=["POST"])
-    @project_member(operate="launch jobs")
+    @project_member(operate="launch")
     def launch(self, grant: ProjectAccess, job_name: str) -> Any:
         form = LaunchForm()
         if not form.validate_on_submit():
@@ -128,7 +128,7 @@ class HopsworksProjectsView(HopsworksBaseView):
         return redirect(url_for(f"{EP}.job", project_id=grant.project.id, job_name=job_name))
 
     @expose("/<int:project_id>/stop/<int:execution_id>/<path:job_name>", methods=["POST"])
-    @project_member(operate="stop executions")
+    @project_member(operate="stop")
     def stop(self, grant: ProjectAccess, execution_id: int, job_name: str) -> Any:
         if not StopForm().validate_on_submit():
             raise BadInput("The stop form was not accepted; reload the page and try again.")

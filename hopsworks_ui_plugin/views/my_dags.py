@@ -21,6 +21,7 @@ from hopsworks_ui_plugin.views.base import (
     HopsworksBaseView,
     dag_actor,
     login_required,
+    redirect_target,
     request_is_admin,
     request_user,
     request_username,
@@ -61,11 +62,10 @@ def _checked_form(what: str) -> DagActionForm:
     return form
 
 
-def _next_url(form: DagActionForm) -> str:
-    """Back to the list the form came from; never elsewhere (no open redirect)."""
-    index = url_for(f"{EP}.index")
-    target = str(form.next.data or "")
-    return target if target.startswith(index) and "\\" not in target else index
+def _next_url(form: DagActionForm, what: str) -> str:
+    """Back to the list the form came from; never elsewhere (no open redirect). Called before the
+    action: a bad ``next`` is a 400 and nothing is done."""
+    return redirect_target(form.next.data, url_for(f"{EP}.index"), title=what)
 
 
 class HopsworksMyDagsView(HopsworksBaseView):
@@ -92,16 +92,18 @@ class HopsworksMyDagsView(HopsworksBaseView):
         )
 
     @expose("/<string:dag_id>/paused", methods=["POST"])
-    @dag_actor("pause or unpause")
+    @dag_actor("pause")
     def set_paused(self, dag: DagRef) -> Any:
         form = _checked_form("Pause DAG")
+        back = _next_url(form, "Pause DAG")
         paused = core.parse_paused(request.form.get("paused"))
         flash(core.set_paused(dag, paused, request_username()), "info")
-        return redirect(_next_url(form))
+        return redirect(back)
 
     @expose("/<string:dag_id>/trigger", methods=["POST"])
     @dag_actor("trigger", run=True)
     def trigger(self, dag: DagRef) -> Any:
         form = _checked_form("Trigger DAG")
+        back = _next_url(form, "Trigger DAG")
         flash(core.trigger(dag, request_username()), "info")
-        return redirect(_next_url(form))
+        return redirect(back)

@@ -211,3 +211,51 @@ def test_delete_removes_the_file_its_dags_and_import_errors(proj, airflow_db):
     finally:
         df.remove_dag_records(proj, "was_here.py", ["core_orphan"])
         df.records._dags_folder_bundles.cache_clear()
+
+
+# --- the replace queue: per-user cap, nothing staged stays after a refusal ---------------------------
+
+
+def staged_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(df.STAGED_PREFIX))
+
+
+def test_one_member_filling_the_replace_queue_does_not_block_another(proj):
+    """bob keeps uploading a file that exists (each waits for "replace?"): he is stopped at
+    ``[hopsworks] max_staged_per_user`` (20), alice can still stage hers."""
+    flows.upload(proj, [incoming("a.py", dag_source("alice, bob", "v1"))], "alice", False)
+    statuses = [flows.upload(proj, [incoming("a.py", dag_source("alice, bob", "v2"))], "bob", False).status
+                for _ in range(21)]
+    assert statuses == [409] * 20 + [429]
+    refused = flows.upload(proj, [incoming("a.py", dag_source("alice, bob", "v2"))], "bob", False)
+    assert refused.results[0].outcome == "rejected" and "You have 20 replacements waiting" in refused.results[0].message
+    assert len(staged_files(proj)) == 20
+
+    alice = flows.upload(proj, [incoming("a.py", dag_source("alice, bob", "v3"))], "alice", False)
+    assert alice.status == 409 and alice.results[0].outcome == "confirm"
+    done = flows.replace(proj, [alice.pending[0].staged], "alice", False, confirm=True)
+    assert done.status == 200 and (proj / "a.py").read_bytes() == dag_source("alice, bob", "v3")
+
+
+def test_a_refused_replace_leaves_no_staged_file(proj):
+    flows.upload(proj, [incoming("a.py", dag_source("alice", "v1"))], "alice", False)
+
+    def staged_upload() -> str:
+        return flows.upload(proj, [incoming("a.py", dag_source("alice", "v2"))], "alice", False).pending[0].token
+
+    refusals = {
+        "a bad name": lambda: flows.replace(proj, [f"{staged_upload()}:../evil.py"], "alice", False, confirm=True),
+        "another owner": lambda: flows.replace(proj, [f"{staged_upload()}:a.py"], "bob", False, confirm=True),
+        "over the file cap": lambda: flows.replace(
+            proj, [f"{staged_upload()}:a.py"] * (df.max_files_per_upload() + 1), "carol", False, confirm=True),
+    }
+    for reason, attempt in refusals.items():
+        result = attempt()
+        assert 400 <= result.status < 500, reason
+        assert staged_files(proj) == [], reason
+    # the target turned into a folder meanwhile: the commit is refused, the staged upload removed too
+    token = staged_upload()
+    (proj / "a.py").unlink()
+    (proj / "a.py").mkdir()
+    result = flows.replace(proj, [f"{token}:a.py"], "alice", False, confirm=True)
+    assert result.status == 409 and staged_files(proj) == []

@@ -216,3 +216,15 @@ def test_read_and_delete(proj):
     (proj / "folder.py").mkdir()
     with pytest.raises(NotFound, match="not a regular file"):
         df.read_file(proj, "folder.py")
+
+
+def test_staged_replacements_are_capped_per_user(proj, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__HOPSWORKS__MAX_STAGED_PER_USER", "3")
+    tokens = [df.stage(proj, b"x = 1\n", "bob") for _ in range(3)]
+    with pytest.raises(TooManyRequests) as err:
+        df.stage(proj, b"x = 1\n", "Bob ")  # the same user by the owner rule
+    assert err.value.status == 429 and "You have 3 replacements waiting" in err.value.message
+    assert df.read_staged(proj, df.stage(proj, b"y = 2\n", "alice")) == b"y = 2\n"  # alice is not blocked
+    assert storage.staged_count(proj, "bob") == 3 and storage.staged_count(proj) == 4
+    df.discard_staged(proj, tokens[0])
+    df.stage(proj, b"x = 1\n", "bob")  # room again
