@@ -243,6 +243,67 @@ def check_task_owner(hook: HopsworksHook, owner: str | None, project_id: int, pr
     )
 
 
+class SharedKeyOutOfScope(PermissionError):
+    pass
+
+
+def check_shared_key_scope(
+    dag_file: str | None,
+    project_id: int,
+    project_name: str,
+    is_project_folder: Callable[[str], bool],
+    how_found: str = "",
+) -> None:
+    """Which project may this task's shared key reach: the one whose folder holds its DAG file.
+
+    ``dag_file`` is the file the task runtime loaded the DAG from (see
+    :func:`hopsworks_ui_plugin.task_support.loaded_dag_file`), never ``dag.fileloc``, the owner or
+    anything else the DAG code sets. A file in ``<dags_folder>/<folder>/...`` may reach only the
+    project whose folder (``[hopsworks] dag_folder_scheme``) is ``<folder>``. A file outside every
+    project folder (directly in the DAGs folder, another bundle, unknown) may reach none, unless
+    ``[hopsworks] allow_shared_key_outside_projects`` is on; ``is_project_folder(folder)`` tells a
+    project's folder from another subfolder (fail closed: True when in doubt). The target's
+    id/name pair must be consistent, which :func:`check_task_owner` (the second condition, run
+    right after, before anything is launched) verifies with Hopsworks.
+    Raises :class:`SharedKeyOutOfScope` saying why.
+    """
+    from pathlib import Path
+
+    from hopsworks_ui_plugin.dag_files import paths
+
+    try:
+        target: str | None = paths.project_folder_name(int(project_id), project_name)
+    except ValueError:
+        target = None
+    where = f" ({how_found})" if how_found else ""
+    folder = None
+    if dag_file:
+        try:
+            relative = Path(dag_file).resolve().relative_to(paths.dags_root())
+        except ValueError:
+            relative = None
+        if relative is not None and len(relative.parts) >= 2:
+            folder = relative.parts[0]
+    if folder is not None and folder == target:
+        return
+    advice = ("Put the DAG file in that project's folder (upload it there), or pass your own API key in "
+              "params={'hw_api_key': ...}.")
+    if folder is not None and is_project_folder(folder):
+        raise SharedKeyOutOfScope(
+            f"This DAG's file {dag_file}{where} is in the folder of another project ({folder!r}); with the "
+            f"shared Hopsworks key its tasks may reach only that project's jobs, not project "
+            f"{project_name!r} (id {project_id}), whatever the task's owner says. {advice}"
+        )
+    if settings.allow_shared_key_outside_projects():
+        return
+    shown = dag_file or "unknown"
+    raise SharedKeyOutOfScope(
+        f"This DAG's file ({shown}{where}) is outside every project folder, so its tasks may not use the "
+        f"shared Hopsworks key (for project {project_name!r}, id {project_id}); an admin can allow that "
+        f"with [hopsworks] allow_shared_key_outside_projects = True. {advice}"
+    )
+
+
 @dataclass(frozen=True)
 class ProjectRef:
     id: int

@@ -51,6 +51,10 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "Seconds an upload waiting for 'replace?' confirmation is kept before it is discarded."),
     Option("max_staged_per_user", int, 20,
            "How many uploads one user may have waiting for 'replace?' confirmation in one project."),
+    Option("allow_shared_key_outside_projects", bool, False,
+           "Let tasks of DAG files outside every project folder (directly in [core] dags_folder, another "
+           "bundle, an example DAG) use the shared connection's key. Off: such tasks must bring their own "
+           "key (params={'hw_api_key': ...}).", "True"),
 )}
 
 
@@ -112,6 +116,10 @@ def staged_max_age_s() -> float:
 
 def max_staged_per_user() -> int:
     return max(1, int(_get("max_staged_per_user")))
+
+
+def allow_shared_key_outside_projects() -> bool:
+    return bool(_get("allow_shared_key_outside_projects"))
 
 
 def provider_config() -> dict[str, Any]:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from types import FrameType
 from typing import Any
 
-from hopsworks_ui_plugin.access import TaskOwnerNotMember, check_task_owner
+from hopsworks_ui_plugin.access import (
+    SharedKeyOutOfScope,
+    TaskOwnerNotMember,
+    check_shared_key_scope,
+    check_task_owner,
+)
 from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
 from hopsworks_ui_plugin.version_compat import AirflowException, operator_link_xcom_key
@@ -50,9 +58,13 @@ class HopsworksTaskMixin:
             raise AirflowException("Pass project_id or project_name to the Hopsworks task")
         project_id, project_name = hook.resolve_project(self.job_name)
         if not own_key:
+            dag_file, how_found = loaded_dag_file(self)
             try:
+                check_shared_key_scope(
+                    dag_file, project_id, project_name, lambda folder: _is_project_folder(hook, folder), how_found
+                )
                 check_task_owner(hook, self.owner, project_id, project_name)
-            except TaskOwnerNotMember as err:
+            except (SharedKeyOutOfScope, TaskOwnerNotMember) as err:
                 raise AirflowException(str(err)) from None
         return hook
 
@@ -98,3 +110,104 @@ class HopsworksTaskMixin:
                 "----- Hopsworks %s of execution %s%s -----\n%s\n----- end of %s -----",
                 title, execution_id, note, shown, title,
             )
+
+
+# --- which file did the runtime load this task's DAG from ----------------------------------------
+#
+# Not ``dag.fileloc``/``relative_fileloc`` (DAG code can assign them, or fake its module's
+# ``__file__``, which is where Airflow's importer takes them from), not the owner or dag_id.
+
+def _frames() -> list[FrameType]:
+    frame: FrameType | None = sys._getframe(1)
+    frames = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames
+
+
+def _worker_dag_file(frames: list[FrameType]) -> tuple[str, str] | None:
+    """Airflow 3 worker: the ``StartupDetails`` the supervisor sent this task process (held by the task
+    runner's ``main()`` while the task runs) name the bundle and the relative path the runner parsed
+    (``task_runner.parse``: ``Path(bundle_instance.path, what.dag_rel_path)``)."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import StartupDetails
+    except ImportError:  # Airflow 2
+        return None
+    runner_file = os.path.realpath(task_runner.__file__)
+    for frame in frames:
+        code = frame.f_code
+        if code.co_name != "main" or os.path.realpath(code.co_filename) != runner_file:
+            continue
+        details = frame.f_locals.get("startup_details")
+        ti = frame.f_locals.get("ti")
+        bundle = getattr(ti, "bundle_instance", None)
+        if not isinstance(details, StartupDetails) or bundle is None:
+            return None
+        path = os.path.join(os.fspath(bundle.path), os.fspath(details.dag_rel_path))
+        return path, f"loaded by the Airflow worker from bundle {details.bundle_info.name!r}"
+    return None
+
+
+def _dag_test_file(frames: list[FrameType], task: Any) -> tuple[str, str] | None:
+    """``dag.test()`` runs tasks in the caller's process on the DAG object it already has: the file is
+    the one the Python module holding that DAG object was loaded from (its import spec's origin)."""
+    try:
+        from airflow.sdk.definitions import dag as dag_module
+    except ImportError:  # Airflow 2
+        return None
+    dag_file = os.path.realpath(dag_module.__file__)
+    for frame in frames:
+        code = frame.f_code
+        if code.co_name != "test" or os.path.realpath(code.co_filename) != dag_file:
+            continue
+        dag = frame.f_locals.get("self")
+        if dag is None or getattr(task, "dag", None) is not dag:
+            return None
+        for module in list(sys.modules.values()):
+            try:
+                holds = any(value is dag for value in vars(module).values())
+            except TypeError:
+                continue
+            spec = getattr(module, "__spec__", None)
+            origin = getattr(spec, "origin", None) if spec is not None else None
+            if not origin and getattr(module, "__name__", None) == "__main__":
+                origin = getattr(module, "__file__", None)
+            if holds and origin and str(origin).endswith(".py"):
+                return str(origin), "loaded by the Python module that dag.test() ran it from"
+        return None
+    return None
+
+
+def loaded_dag_file(task: Any) -> tuple[str | None, str]:
+    """``(path, how it was found)`` of the DAG file this task's DAG was loaded from, or ``(None, why)``.
+
+    Airflow 3 worker: the path the task runner parsed (from the supervisor's startup message).
+    ``dag.test()``: the file of the module that holds the DAG object. Anything else (a direct
+    ``execute()``, Airflow 2's task runner) is unknown, which the scope rule treats as outside every
+    project folder. DAG code is not sandboxed: code that rewrites the runtime's own objects could fool
+    this; it protects against what DAG *definitions* say (owner, dag_id, default_args, fileloc,
+    ``__file__``), not against code that could read the shared key itself (see the README's security model).
+    """
+    frames = _frames()
+    found = _worker_dag_file(frames) or _dag_test_file(frames, task)
+    if found:
+        return found
+    return None, "not run by an Airflow 3 worker or dag.test()"
+
+
+def _is_project_folder(hook: HopsworksHook, folder: str) -> bool:
+    """Whether a subfolder of the DAGs folder is some project's folder (fail closed: True if unsure).
+
+    ``name`` scheme: a project of that name exists (``getProjectInfo``, any key). ``sha256``: a
+    64-hex name is assumed to be one (an id cannot be recovered from its hash)."""
+    from hopsworks_ui_plugin import settings
+
+    if settings.dag_folder_scheme() == "sha256":
+        return len(folder) == 64 and all(c in "0123456789abcdef" for c in folder)
+    try:
+        hook.get_project_info(folder)
+    except HopsworksError as err:
+        return err.http_status != 404
+    return True

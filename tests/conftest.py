@@ -21,7 +21,12 @@ from hopsworks_ui_plugin import devstack
 _HOME = Path(tempfile.mkdtemp(prefix="hw-airflow-test-"))
 _API_PORT = devstack.free_port()
 os.environ.update(
-    devstack.airflow_env(_HOME, _API_PORT, extra={"AIRFLOW__FAB__AUTH_RATE_LIMITED": "False"})
+    devstack.airflow_env(_HOME, _API_PORT, extra={
+        "AIRFLOW__FAB__AUTH_RATE_LIMITED": "False",
+        # The operator/sensor tests run DAG files from the DAGs folder's root or call execute()
+        # directly (outside every project folder); tests/test_task_support.py turns this back off.
+        "AIRFLOW__HOPSWORKS__ALLOW_SHARED_KEY_OUTSIDE_PROJECTS": "True",
+    })
 )
 os.environ.pop("PYTHONWARNINGS", None)
 
