@@ -117,11 +117,18 @@ def spec_block(spec: DagSpec) -> str:
     data = spec.to_dict()
     tasks = data.pop("tasks")
     top = [f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=True)}," for key, value in data.items()]
-    rows = [f"  {json.dumps(task, ensure_ascii=True)}," for task in tasks]
-    if rows:
-        rows[-1] = rows[-1][:-1]
-    text = "\n".join(["{", *top, ' "tasks": [', *rows, " ]", "}"])
     width = LINE - 2
+    rows: list[str] = []
+    for number, task in enumerate(tasks, start=1):
+        comma = "," if number < len(tasks) else ""
+        line = f"  {json.dumps(task, ensure_ascii=True)}{comma}"
+        if len(line) <= width:
+            rows.append(line)
+            continue
+        items = [f"   {json.dumps(key)}: {json.dumps(value, ensure_ascii=True)}," for key, value in task.items()]
+        items[-1] = items[-1][:-1]
+        rows += ["  {", *items, "  }" + comma]
+    text = "\n".join(["{", *top, ' "tasks": [', *rows, " ]", "}"])
     lines = [BEGIN]
     for json_line in text.split("\n"):
         rest = json_line
