@@ -17,6 +17,7 @@ from hopsworks_ui_plugin.version_compat import (
     conf_get,
 )
 from hopsworks_ui_plugin.views.base import STATIC_FOLDER
+from hopsworks_ui_plugin.views.builder import HopsworksBuilderView
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
 from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView
 from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
@@ -98,7 +99,7 @@ class HopsworksPlugin(AirflowPlugin):
             (HopsworksProjectsView(), HopsworksDagFilesView(), HopsworksMyDagsView(), HopsworksConnectionView()),
             strict=True,
         )
-    ]
+    ] + [{"view": HopsworksBuilderView()}]  # no menu entry: opened from a project's DAG files page
     external_views = _external_views()
     appbuilder_menu_items = _appbuilder_menu_items()
     # Airflow 3: refuse oversized bodies to /pluginsv2/hopsworks/ before the WSGI bridge buffers them.
