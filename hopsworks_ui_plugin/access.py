@@ -316,8 +316,21 @@ class ProjectRef:
         return role if role in MEMBER_ROLES else None
 
 
+def membership_scope(hook: HopsworksHook) -> str:
+    """Whose view of Hopsworks a hook gives, as a cache key: the connection id for the shared
+    connection, the user and key version for a user's own key (:class:`~hopsworks_ui_plugin.hooks.
+    hopsworks.UserKeyHook`), so no user's answers are ever served from another key's cache."""
+    return str(getattr(hook, "membership_scope", None) or hook.hopsworks_conn_id)
+
+
+def uses_own_key(hook: HopsworksHook) -> bool:
+    """The hook calls Hopsworks with a user's own key (My Hopsworks key), not the shared connection's."""
+    return getattr(hook, "key_owner", None) is not None
+
+
 class MembershipCache:
-    """Projects and their teams as the service connection sees them, cached for ``ttl`` seconds.
+    """Projects and their teams as a hook's key sees them, cached for ``ttl`` seconds per
+    :func:`membership_scope` (the shared connection, or one user's own key).
 
     Browsing pages ask "is Alice a member of project 119?" on every request; one cached team
     lookup per project per TTL keeps that from costing a Hopsworks call each time.
@@ -339,9 +352,18 @@ class MembershipCache:
             self._projects.clear()
             self._lists.clear()
 
+    def discard(self, scope_prefix: str) -> None:
+        """Forget what was cached for scopes starting with ``scope_prefix`` (a user's replaced key)."""
+        with self._lock:
+            for key in [k for k in self._lists if k.startswith(scope_prefix)]:
+                del self._lists[key]
+            for pkey in [k for k in self._projects if k[0].startswith(scope_prefix)]:
+                del self._projects[pkey]
+
+
     def project_list(self, hook: HopsworksHook) -> list[dict[str, Any]]:
-        """Projects the service key sees (``GET /project``), cached."""
-        key = hook.hopsworks_conn_id
+        """Projects the hook's key sees (``GET /project``), cached."""
+        key = membership_scope(hook)
         now = self._clock()
         with self._lock:
             hit = self._lists.get(key)
@@ -354,7 +376,7 @@ class MembershipCache:
 
     def project(self, hook: HopsworksHook, project_id: int) -> ProjectRef:
         """A project with its team, cached. Raises HopsworksError (404) for unknown projects."""
-        key = (hook.hopsworks_conn_id, int(project_id))
+        key = (membership_scope(hook), int(project_id))
         now = self._clock()
         with self._lock:
             hit = self._projects.get(key)
@@ -397,9 +419,13 @@ def project_access(
 
     Membership is the project's team as the service connection sees it (Airflow username =
     Hopsworks username). Airflow admins see every project the connection sees.
+    With the user's own key (:func:`uses_own_key`) Hopsworks decides: membership is the projects
+    ``GET /project`` returns for that key, the role comes from those rows; admins see no more.
     Raises :class:`NotFound`/:class:`Forbidden`, or HopsworksError when Hopsworks cannot be asked.
     """
     cache = cache or MEMBERSHIPS
+    if uses_own_key(hook):
+        return _own_key_access(hook, username, admin, int(project_id), cache)
     try:
         project = cache.project(hook, int(project_id))
     except HopsworksError as err:
@@ -409,6 +435,46 @@ def project_access(
             raise NotFound(f"Project {project_id} is not visible to Airflow's Hopsworks connection.") from None
         raise
     role = project.role_of(username)
+    if role is None and not admin:
+        raise Forbidden(
+            f"You ({username}) are not a member of Hopsworks project {project.name!r}. Ask a Data owner "
+            "of the project to add you.",
+            title="Not a member of this project",
+        )
+    return ProjectAccess(project=project, role=role, admin=admin, username=username)
+
+
+def _own_projects(hook: HopsworksHook, username: str, cache: MembershipCache) -> list[tuple[ProjectRef, str | None]]:
+    """``(project, role)`` of every ``GET /project`` row of the user's own key (cached)."""
+    result = []
+    for entry in cache.project_list(hook):
+        role = entry.get("role") if entry.get("role") in MEMBER_ROLES else None
+        members = {username: str(entry.get("role") or "")}
+        result.append((ProjectRef(id=int(entry["id"]), name=str(entry["name"]),
+                                  description=str(entry.get("description") or ""), members=members), role))
+    return result
+
+
+def _own_key_access(
+    hook: HopsworksHook, username: str, admin: bool, project_id: int, cache: MembershipCache
+) -> ProjectAccess:
+    listed = next(((p, r) for p, r in _own_projects(hook, username, cache) if p.id == project_id), None)
+    if listed is not None and (listed[1] is not None or admin):
+        return ProjectAccess(project=listed[0], role=listed[1], admin=admin, username=username)
+    # Not among the key's projects: ask Hopsworks (with the user's key) whether it exists at all.
+    try:
+        project = cache.project(hook, project_id)
+    except HopsworksError as err:
+        if err.http_status == 404:
+            raise NotFound(f"There is no Hopsworks project with id {project_id}.") from None
+        if err.http_status == 403 and err.error_code != 320003:
+            raise Forbidden(
+                f"Hopsworks does not let your key ({username}) see project {project_id}: you are not a member. "
+                "Ask a Data owner of the project to add you.",
+                title="Not a member of this project",
+            ) from None
+        raise
+    role = project.role_of(username)  # (joined since the cached list)
     if role is None and not admin:
         raise Forbidden(
             f"You ({username}) are not a member of Hopsworks project {project.name!r}. Ask a Data owner "
@@ -430,8 +496,11 @@ def require_operator(grant: ProjectAccess, action: str) -> None:
 def visible_projects(
     hook: HopsworksHook, username: str, admin: bool, cache: MembershipCache | None = None
 ) -> list[tuple[ProjectRef, str | None]]:
-    """``(project, role)`` for each project the user may see: their memberships, or all for admins."""
+    """``(project, role)`` for each project the user may see: their memberships, or all for admins.
+    With the user's own key: exactly the projects Hopsworks lists for that key."""
     cache = cache or MEMBERSHIPS
+    if uses_own_key(hook):
+        return [(p, r) for p, r in _own_projects(hook, username, cache) if r is not None or admin]
     result = []
     for entry in cache.project_list(hook):
         project = cache.project(hook, int(entry["id"]))

@@ -56,15 +56,26 @@ def member_project_folders(username: str) -> list[str]:
     """Folder names (under the DAGs folder) of the Hopsworks projects ``username`` is a member of
     (Data owner or Data scientist), from the cached :data:`access.MEMBERSHIPS`.
 
+    A user with their own key (My Hopsworks key) gets the projects Hopsworks lists for that key;
+    others (or when their key fails) the service connection's view of the teams.
     Fails closed: when Hopsworks (or the connection) is unavailable, returns ``[]`` and logs a
     warning, so non-admins keep only the DAGs they own.
     """
     if not username or OUTAGE.active():
         return []
-    from hopsworks_ui_plugin.hooks.hopsworks import service_hook
+    from hopsworks_ui_plugin.hooks.hopsworks import hook_for, service_hook
 
+    projects = None
     try:
-        projects = access.visible_projects(service_hook(), username, admin=False)
+        own = hook_for(username)
+        if own is not None:
+            projects = access.visible_projects(own, username, admin=False)
+    except Exception as err:  # a revoked key, the key table unreadable, Hopsworks down: try the shared view
+        log.warning("The own Hopsworks key of %s could not be used for memberships (%s); using the shared "
+                    "connection.", username, err)
+    try:
+        if projects is None:
+            projects = access.visible_projects(service_hook(), username, admin=False)
     except Exception as err:  # HopsworksError, a missing connection, anything: fail closed
         OUTAGE.start()
         log.warning(

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     install_examples(home / "dags")
     print(f"Fake Hopsworks on {hopsworks.url}; preparing Airflow in {home} ...", flush=True)
     devstack.init_airflow(env)
+    # Each demo user browses as themself (My Hopsworks key); admin keeps the shared hopsworks_ui connection.
+    devstack.register_user_keys(env, devstack.user_keys_of(seed))
     services = devstack.start_airflow(env, COMPONENTS, home / "service-logs")
 
     def stop(*_: Any) -> None:
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 Airflow with the Hopsworks plugin is up: {url}
   Hopsworks pages: {pages}  (also in Airflow's navigation)
   Logins (password = username):
+    (alice, bob, carol, dave: the pages call Hopsworks with their own keys, see "My Hopsworks key";
+     admin browses with the shared connection hopsworks_ui)
     admin  Airflow admin, sees everything
     alice  Data owner of demo_fs, Data scientist in analytics
     bob    Data owner of fraud_detection, Data scientist in demo_fs

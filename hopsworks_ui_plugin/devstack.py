@@ -7,6 +7,7 @@ initialise and start Airflow with the plugin, so the demo and the tests cannot d
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib.metadata
 import json
 import os
@@ -99,14 +100,17 @@ def airflow_env(
         keys = json.loads(secret_file.read_text())
     else:
         keys = {"flask": secrets.token_hex(32), "jwt": secrets.token_hex(64)}
-        secret_file.write_text(json.dumps(keys))
-        secret_file.chmod(0o600)
+    if "fernet" not in keys:  # Airflow's Fernet key: encrypts connections and users' own Hopsworks keys
+        keys["fernet"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    secret_file.write_text(json.dumps(keys))
+    secret_file.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(_version_env(port, keys))
     env.update(
         {
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__AUTH_MANAGER": auth_manager,
+            "AIRFLOW__CORE__FERNET_KEY": keys["fernet"],
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
@@ -249,6 +253,34 @@ def init_airflow(env: dict[str, str], users: Iterable[dict[str, str]] = DEFAULT_
     )
 
 
+def user_keys_of(seed: dict[str, Any], users: Iterable[dict[str, str]] = DEFAULT_USERS) -> dict[str, str]:
+    """``{airflow username: that user's seed API key}`` for the non-admin Airflow users who have a
+    Hopsworks key with the scopes JOB and PROJECT (admin keeps browsing with the shared connection)."""
+    wanted = {u["username"] for u in users if u.get("role") != "Admin"}
+    found: dict[str, str] = {}
+    for key in seed["api_keys"]:
+        if key["username"] in wanted and {"JOB", "PROJECT"} <= set(key.get("scopes", [])):
+            found.setdefault(key["username"], str(key["key"]))
+    return found
+
+
+def register_user_keys(env: dict[str, str], keys: dict[str, str]) -> None:
+    """Store each user's own Hopsworks key (My Hopsworks key) as the page would: tested against
+    Hopsworks (which must be running), encrypted with the Fernet key of ``env``."""
+    subprocess.run(
+        [sys.executable, "-m", "hopsworks_ui_plugin.devstack", "register-keys", json.dumps(keys)],
+        env=env, check=True, capture_output=True, timeout=300,
+    )
+
+
+def _register_keys(keys: dict[str, str]) -> None:
+    """Runs inside the Airflow environment (``python -m hopsworks_ui_plugin.devstack register-keys``)."""
+    from hopsworks_ui_plugin.core.keys import register
+
+    for username, key in keys.items():
+        register(username, key)
+
+
 def _create_users(users: list[dict[str, str]]) -> None:
     """Runs inside the Airflow environment (``python -m hopsworks_ui_plugin.devstack create-users``)."""
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
@@ -354,9 +386,13 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create-users")
     create.add_argument("users_json")
+    register = sub.add_parser("register-keys")
+    register.add_argument("keys_json")
     args = parser.parse_args(argv)
     if args.command == "create-users":
         _create_users(json.loads(args.users_json))
+    elif args.command == "register-keys":
+        _register_keys(json.loads(args.keys_json))
 
 
 if __name__ == "__main__":

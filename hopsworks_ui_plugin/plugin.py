@@ -21,6 +21,7 @@ from hopsworks_ui_plugin.views.builder import HopsworksBuilderView
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
 from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView
 from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
+from hopsworks_ui_plugin.views.keys import HopsworksKeyView
 from hopsworks_ui_plugin.views.my_dags import HopsworksMyDagsView
 
 PLUGIN_SESSION_COOKIE = "hopsworks_plugin_session"
@@ -55,10 +56,11 @@ NAV_PAGES = (
     ("Hopsworks jobs", "projects", "browse"),
     ("Hopsworks DAG files", "dag-files", "browse"),
     ("My DAGs", "my-dags", "browse"),
+    ("My Hopsworks key", "my-key", "browse"),
     ("Hopsworks connection", "connection", "admin"),
 )
 #: The FAB menu of Airflow 2 (and of the ``/pluginsv2`` app on 3.x): menu item name -> view.
-MENU_ITEMS = ("Projects and jobs", "Project DAG files", "My DAGs", "Connection")
+MENU_ITEMS = ("Projects and jobs", "Project DAG files", "My DAGs", "My Hopsworks key", "Connection")
 ADMIN_MENU_ITEMS = ("Connection",)
 #: Menu items for every role that may use the pages (all but the admin pages).
 MEMBER_MENU_ITEMS = tuple(name for name in MENU_ITEMS if name not in ADMIN_MENU_ITEMS)
@@ -96,7 +98,8 @@ class HopsworksPlugin(AirflowPlugin):
         {"name": name, "category": CATEGORY, "view": view}
         for name, view in zip(
             MENU_ITEMS,
-            (HopsworksProjectsView(), HopsworksDagFilesView(), HopsworksMyDagsView(), HopsworksConnectionView()),
+            (HopsworksProjectsView(), HopsworksDagFilesView(), HopsworksMyDagsView(), HopsworksKeyView(),
+             HopsworksConnectionView()),
             strict=True,
         )
     ] + [{"view": HopsworksBuilderView()}]  # no menu entry: opened from a project's DAG files page

@@ -46,6 +46,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "After Hopsworks could not be asked for memberships, seconds before the auth manager asks again."),
     Option("service_hook_ttl_s", float, 60.0,
            "Seconds the pages reuse one hook (and its pooled HTTP connections) before re-reading the connection."),
+    Option("user_hook_cache_size", int, 256,
+           "How many users' own-key hooks (My Hopsworks key) the pages keep with their pooled connections."),
     Option("log_cap_bytes", int, 256 * 1024, "The job browser shows at most this many bytes of a log."),
     Option("staged_max_age_s", float, 3600.0,
            "Seconds an upload waiting for 'replace?' confirmation is kept before it is discarded."),
@@ -104,6 +106,10 @@ def membership_retry_s() -> float:
 
 def service_hook_ttl_s() -> float:
     return max(0.0, float(_get("service_hook_ttl_s")))
+
+
+def user_hook_cache_size() -> int:
+    return max(1, int(_get("user_hook_cache_size")))
 
 
 def log_cap_bytes() -> int:

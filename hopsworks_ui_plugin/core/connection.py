@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hopsworks_ui_plugin.errors import HopsworksError
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook, key_identity
 from hopsworks_ui_plugin.version_compat import AirflowException
 
 
@@ -23,7 +23,9 @@ def connection_status(conn_id: str) -> dict[str, Any]:
     """What an admin needs to know about the connection; never includes the API key.
 
     One Hopsworks request (``GET /project``): the projects the key sees and, from the same rows,
-    the Hopsworks user behind the key.
+    the Hopsworks user behind the key; its platform role as far as it can be told (an AGENT key gets
+    403 320003) and what that role can and cannot do
+    (:func:`~hopsworks_ui_plugin.hooks.hopsworks.key_identity`).
     """
     status: dict[str, Any] = {"conn_id": conn_id, "configured": False, "ok": False, "projects": []}
     hook = HopsworksHook(conn_id)
@@ -40,17 +42,26 @@ def connection_status(conn_id: str) -> dict[str, Any]:
         return status
     status.update(configured=True, url=endpoint.root, verify=endpoint.verify, timeout=endpoint.timeout)
     try:
-        rows = hook.get_project_rows()
-        status["projects"] = _projects(rows)
-        status["username"] = (rows[0].get("user") or {}).get("username") if rows else None
-        status["ok"] = True
-    except HopsworksError as err:
-        if err.http_status == 401:
-            status["problem"] = f"Hopsworks refused the API key: {err.error_msg or err}"
-        elif err.http_status == 403:
-            status["problem"] = f"The API key lacks a scope (needs JOB and PROJECT): {err.error_msg or err}"
-        else:
-            status["problem"] = str(err)
+        identity = key_identity(hook)
     finally:
         hook.close()
+    status.update(username=identity.username, role=identity.role, role_label=identity.role_label,
+                  abilities=identity.abilities, role_certain=identity.role_certain)
+    if identity.can_browse:
+        status["projects"] = _projects(list(identity.rows))
+        status["ok"] = True
+    elif identity.role == "AGENT":
+        status["agent"] = True
+        status["problem"] = (
+            f"{identity.problem} It may run DAGs, but the pages cannot browse with it: users need their own keys "
+            "(My Hopsworks key), or point [hopsworks] conn_id at a connection with a HOPS_USER key."
+        )
+    else:
+        failed = identity.error
+        if failed is not None and failed.http_status == 401:
+            status["problem"] = f"Hopsworks refused the API key: {failed.error_msg or failed}"
+        elif failed is not None and failed.http_status == 403:
+            status["problem"] = f"The API key lacks a scope (needs JOB and PROJECT): {failed.error_msg or failed}"
+        else:
+            status["problem"] = identity.problem or str(failed)
     return status

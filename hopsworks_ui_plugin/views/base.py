@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import jsonify, redirect, request
+from flask import g, jsonify, redirect, request
 from flask_appbuilder import BaseView
 
 from hopsworks_ui_plugin import access
 from hopsworks_ui_plugin.errors import BadInput, Forbidden, PluginError
-from hopsworks_ui_plugin.hooks.hopsworks import service_hook
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook, hook_for, service_hook
 from hopsworks_ui_plugin.webauth import current_user, login_url
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,22 @@ def redirect_target(raw: str | None, within: str, *, title: str = "Bad request")
     return target
 
 
+def request_hook() -> HopsworksHook:
+    """The hook this request calls Hopsworks with, chosen once per request: the user's own key (My
+    Hopsworks key) when they stored one, so Hopsworks decides what they see; else the shared
+    connection (``[hopsworks] conn_id``), and the page says so (``hw_shared_key``)."""
+    if "hw_hook" not in g:
+        own = hook_for(request_username())
+        g.hw_hook = own if own is not None else service_hook()
+        g.hw_own_key = own is not None
+    return g.hw_hook  # type: ignore[no-any-return]
+
+
+def browsing_with_shared_key() -> bool:
+    """This request called (or chose to call) Hopsworks with the shared connection, not the user's own key."""
+    return g.get("hw_own_key") is False
+
+
 # --- permission decorators: resolve and check before the handler runs ---------------------------
 
 
@@ -126,7 +142,7 @@ def project_member(*, operate: str | None = None) -> Callable[[F], F]:
         def wrapper(*args: Any, project_id: int, **kwargs: Any) -> Any:
             if operate:
                 access.require_airflow_permission(request_user(), operate)
-            grant = access.project_access(service_hook(), request_username(), request_is_admin(), project_id)
+            grant = access.project_access(request_hook(), request_username(), request_is_admin(), project_id)
             if operate:
                 access.require_operator(grant, access.action_words(operate))
             return view(*args, grant=grant, **kwargs)
@@ -177,10 +193,16 @@ class HopsworksBaseView(BaseView):
     def page(self, template: str, http_status: int = 200, **context: Any) -> tuple[str, int]:
         context.setdefault("hw_user", request_username())
         context.setdefault("hw_admin", request_is_admin())
+        context.setdefault("hw_shared_key", browsing_with_shared_key())
         return self.render_template(template, **context), http_status
 
     def error_response(self, err: PluginError) -> Any:
-        """The one mapping from errors to answers: JSON for API callers, else the error page."""
+        """The one mapping from errors to answers: JSON for API callers, else the error page. Hopsworks'
+        403 320003 to the shared connection (an AGENT key) becomes the clear "needs a browsing key" refusal."""
+        if browsing_with_shared_key():
+            from hopsworks_ui_plugin.core.keys import shared_key_refusal
+
+            err = shared_key_refusal(err) or err
         if err.status >= 500:
             log.warning("%s %s: %s", request.method, request.path, err)
         if wants_json():

@@ -21,12 +21,12 @@ from wtforms import HiddenField
 from hopsworks_ui_plugin.access import ProjectAccess
 from hopsworks_ui_plugin.core import dag_files as flows
 from hopsworks_ui_plugin.errors import PluginError
-from hopsworks_ui_plugin.hooks.hopsworks import service_hook
 from hopsworks_ui_plugin.version_compat import conf_get
 from hopsworks_ui_plugin.views.base import (
     HopsworksBaseView,
     login_required,
     project_member,
+    request_hook,
     request_is_admin,
     request_username,
 )
@@ -88,7 +88,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @expose("/")
     @login_required
     def index(self) -> Any:
-        projects = flows.project_rows(service_hook(), request_username(), request_is_admin())
+        projects = flows.project_rows(request_hook(), request_username(), request_is_admin())
         return self.page("hopsworks/dag_files_index.html", title="Project DAG files", projects=projects)
 
     @expose("/<int:project_id>/")

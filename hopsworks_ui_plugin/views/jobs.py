@@ -19,11 +19,11 @@ from wtforms.validators import Length, Optional
 from hopsworks_ui_plugin.access import ProjectAccess
 from hopsworks_ui_plugin.core import jobs as core
 from hopsworks_ui_plugin.errors import BadInput, NotFound, PluginError
-from hopsworks_ui_plugin.hooks.hopsworks import service_hook
 from hopsworks_ui_plugin.views.base import (
     HopsworksBaseView,
     login_required,
     project_member,
+    request_hook,
     request_is_admin,
     request_username,
 )
@@ -67,7 +67,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     @expose("/")
     @login_required
     def index(self) -> Any:
-        rows = core.project_rows(service_hook(), request_username(), request_is_admin())
+        rows = core.project_rows(request_hook(), request_username(), request_is_admin())
         return self.page("hopsworks/projects.html", title="Hopsworks projects", rows=rows)
 
     @expose("/<project_ref>/jobs")
@@ -80,7 +80,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     @project_member()
     def jobs(self, grant: ProjectAccess) -> Any:
         query = core.JobQuery.from_args(request.args)
-        result = core.jobs_page(service_hook(), grant, query)
+        result = core.jobs_page(request_hook(), grant, query)
         base = url_for(f"{EP}.jobs", project_id=grant.project.id)
 
         def jobs_url(**changes: Any) -> str:
@@ -97,7 +97,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     @project_member()
     def job(self, grant: ProjectAccess, job_name: str) -> Any:
         page = core.int_arg(request.args, "page", 1)
-        hook = service_hook()
+        hook = request_hook()
         job_link = url_for(f"{EP}.job", project_id=grant.project.id, job_name=job_name)
         return self.page(
             "hopsworks/job.html", title=f"{job_name} - {grant.project.name}", access=grant, job_name=job_name,
@@ -109,7 +109,7 @@ class HopsworksProjectsView(HopsworksBaseView):
     @expose("/<int:project_id>/log/<int:execution_id>/<path:job_name>")
     @project_member()
     def log(self, grant: ProjectAccess, execution_id: int, job_name: str) -> Any:
-        hook = service_hook()
+        hook = request_hook()
         execution, logs = core.execution_logs(hook, grant, job_name, execution_id)
         return self.page(
             "hopsworks/job_log.html", title=f"{job_name} #{execution_id} logs", access=grant,
@@ -124,7 +124,7 @@ class HopsworksProjectsView(HopsworksBaseView):
         if not form.validate_on_submit():
             problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
             raise BadInput(f"The launch form was not accepted ({problems}).")
-        flash(core.launch(service_hook(), grant, job_name, form.args.data or ""), "info")
+        flash(core.launch(request_hook(), grant, job_name, form.args.data or ""), "info")
         return redirect(url_for(f"{EP}.job", project_id=grant.project.id, job_name=job_name))
 
     @expose("/<int:project_id>/stop/<int:execution_id>/<path:job_name>", methods=["POST"])
@@ -132,6 +132,6 @@ class HopsworksProjectsView(HopsworksBaseView):
     def stop(self, grant: ProjectAccess, execution_id: int, job_name: str) -> Any:
         if not StopForm().validate_on_submit():
             raise BadInput("The stop form was not accepted; reload the page and try again.")
-        stopped, message = core.stop(service_hook(), grant, job_name, execution_id)
+        stopped, message = core.stop(request_hook(), grant, job_name, execution_id)
         flash(message, "info" if stopped else "warning")
         return redirect(url_for(f"{EP}.job", project_id=grant.project.id, job_name=job_name))

@@ -22,6 +22,7 @@ from hopsworks_ui_plugin.views.base import (
     dag_actor,
     login_required,
     redirect_target,
+    request_hook,
     request_is_admin,
     request_user,
     request_username,
@@ -77,7 +78,7 @@ class HopsworksMyDagsView(HopsworksBaseView):
         username, admin = request_username(), request_is_admin()
         core.require_list_permission(request_user())
         params = core.parse_params(request.args.to_dict(), username, admin)
-        view = core.list_page(params, username, admin)
+        view = core.list_page(params, username, admin, hook_factory=request_hook)
         return self.page(
             "hopsworks/my_dags.html",
             title="My DAGs",
