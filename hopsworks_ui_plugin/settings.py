@@ -46,9 +46,11 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "After Hopsworks could not be asked for memberships, seconds before the auth manager asks again."),
     Option("service_hook_ttl_s", float, 60.0,
            "Seconds the pages reuse one hook (and its pooled HTTP connections) before re-reading the connection."),
-    Option("user_hook_cache_size", int, 256,
-           "How many users' own-key hooks (My Hopsworks key) the pages keep with their pooled connections."),
     Option("log_cap_bytes", int, 256 * 1024, "The job browser shows at most this many bytes of a log."),
+    Option("stop_timeout_s", float, 60.0,
+           "Seconds a stop keeps asking Hopsworks until the execution is final: the job page shows "
+           "'stopping…' (and asks again) this long after Stop; a deferred task's kill asks this long (at most "
+           "[triggerer] on_kill_timeout); a killed task asks while Airflow lets its on_kill run (a few seconds)."),
     Option("staged_max_age_s", float, 3600.0,
            "Seconds an upload waiting for 'replace?' confirmation is kept before it is discarded."),
     Option("max_staged_per_user", int, 20,
@@ -108,8 +110,8 @@ def service_hook_ttl_s() -> float:
     return max(0.0, float(_get("service_hook_ttl_s")))
 
 
-def user_hook_cache_size() -> int:
-    return max(1, int(_get("user_hook_cache_size")))
+def stop_timeout_s() -> float:
+    return max(0.0, float(_get("stop_timeout_s")))
 
 
 def log_cap_bytes() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from types import FrameType
 from typing import Any
 
@@ -13,11 +14,61 @@ from hopsworks_ui_plugin.access import (
     check_shared_key_scope,
     check_task_owner,
 )
-from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import (
+    HOPSWORKS_LOG_LIMIT_BYTES,
+    NO_VALID_ROLE,
+    HopsworksError,
+    HopsworksHook,
+)
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
 from hopsworks_ui_plugin.version_compat import AirflowException, operator_link_xcom_key
 
 LOG_COPY_LIMIT = 1024 * 1024
+#: The launch operator's record of the execution it launched, in Airflow's ``task_state_store``
+#: (Airflow >= 3.3), which outlives a try. (XCom does not: Airflow deletes a task's XComs when a new
+#: try starts, before ``execute`` runs, so a retry cannot read the previous try's execution id there.)
+LAUNCH_STATE_KEY = "hopsworks_launch"
+
+
+class Outage:
+    """One Hopsworks outage during a wait: one warning when polls start failing, one line when
+    Hopsworks answers again (not one per poll)."""
+
+    def __init__(self, log: Any, what: str) -> None:
+        self.log = log
+        self.what = what
+        self.since: float | None = None
+
+    def failed(self, err: HopsworksError) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            self.log.warning(
+                "Hopsworks did not answer while waiting for %s (%s); still waiting, asking again until the "
+                "wait times out.", self.what, err,
+            )
+
+    def answered(self) -> None:
+        if self.since is not None:
+            self.log.info("Hopsworks answers again after %.1f s without an answer.", time.monotonic() - self.since)
+            self.since = None
+
+    def note(self) -> str:
+        """For a timeout message: how long Hopsworks has not been answering, if it is not."""
+        if self.since is None:
+            return ""
+        return f"; Hopsworks has not answered for the last {time.monotonic() - self.since:.0f} s"
+
+
+def first_try_of_this_run(ti: Any, retries: int) -> int:
+    """The try number that started the task's current series of retries.
+
+    Clearing a task starts a new series (Airflow sets ``max_tries = try_number + retries``); the
+    series' first try is ``max_tries - retries + 1``, as Airflow's own task runner computes it.
+    """
+    max_tries = getattr(ti, "max_tries", None)
+    if max_tries is None:
+        return 1
+    return max(1, int(max_tries) - int(retries or 0) + 1)
 
 
 class HopsworksTaskMixin:
@@ -81,6 +132,40 @@ class HopsworksTaskMixin:
             ti.xcom_push(key=link_key, value=url)
         return url
 
+    def previous_launch(self, context: Any) -> int | None:
+        """The execution an earlier try of this task instance launched, if this try is a retry of it.
+
+        Read from Airflow's ``task_state_store`` (see :data:`LAUNCH_STATE_KEY`). Only a try of the same
+        series counts: after a user clears the task (a new series), the task launches anew, as a re-run
+        should. Without a task_state_store (Airflow < 3.3) a retry cannot know; it says so and launches.
+        """
+        ti = context.get("ti")
+        try_number = int(getattr(ti, "try_number", 1) or 1)
+        store = context.get("task_state_store")
+        if store is None:
+            if try_number > 1:
+                self.log.warning(
+                    "Try %s cannot look for the Hopsworks execution an earlier try launched: this Airflow has no "
+                    "task_state_store (Airflow 3.3+), and Airflow deletes a task's XComs when a retry starts. "
+                    "Launching the job again.", try_number,
+                )
+            return None
+        record = store.get(LAUNCH_STATE_KEY)
+        if not isinstance(record, dict) or record.get("execution_id") is None:
+            return None
+        launched_by = int(record.get("try_number") or 0)
+        if not first_try_of_this_run(ti, getattr(self, "retries", 0)) <= launched_by < try_number:
+            return None
+        return int(record["execution_id"])
+
+    def remember_launch(self, context: Any, execution_id: int) -> None:
+        """Record the launched execution for this task's retries (before any waiting)."""
+        store = context.get("task_state_store")
+        if store is not None:
+            ti = context.get("ti")
+            store.set(LAUNCH_STATE_KEY, {"execution_id": int(execution_id),
+                                         "try_number": int(getattr(ti, "try_number", 1) or 1)})
+
     def copy_logs(self, hook: HopsworksHook, job_name: str, execution_id: int) -> None:
         """Copy the final execution's stdout/stderr into the task log (capped).
 
@@ -88,7 +173,7 @@ class HopsworksTaskMixin:
         warning, and the task goes on."""
         for kind, title in (("out", "stdout"), ("err", "stderr")):
             try:
-                text = hook.get_execution_log(job_name, execution_id, kind)
+                got = hook.get_execution_log_info(job_name, execution_id, kind)
             except HopsworksError as err:
                 if err.error_code == NO_VALID_ROLE:
                     self.log.warning(
@@ -101,6 +186,16 @@ class HopsworksTaskMixin:
                     return
                 self.log.warning("Could not fetch Hopsworks %s of execution %s: %s", title, execution_id, err)
                 continue
+            if got.too_big:
+                self.log.warning(
+                    "Not copying the %s of Hopsworks execution %s into this task's log: it is over %s bytes, and "
+                    "Hopsworks serves logs that big only as a file. The full log is %s in project %s's datasets: "
+                    "download it in Hopsworks (%s).",
+                    title, execution_id, f"{HOPSWORKS_LOG_LIMIT_BYTES:,}", got.path or "(path not given)",
+                    self.project_name or self.project_id, hook.execution_url(job_name),
+                )
+                continue
+            text = got.text
             if not text:
                 continue
             cut = len(text) > LOG_COPY_LIMIT

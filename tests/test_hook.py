@@ -259,3 +259,76 @@ def test_session_is_reused_across_calls(hw):
     hook.get_jobs(DEMO_FS)
     assert hook.get_conn() is session
     assert isinstance(session, requests.Session)
+
+
+# ---- Retry-After, stop until final, too-big logs ----
+
+def test_retry_after_is_honoured_but_capped_by_the_request_timeout():
+    """A 503 with ``Retry-After: 20`` once held a call 20 s against a 1 s request timeout."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answers = [(503, {"Retry-After": "20"}), (200, {})]
+    seen: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(time.monotonic())
+            status, headers = answers.pop(0) if answers else (200, {})
+            body = b"[]"
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        hook = HopsworksHook("hw_test", connection=conn(f"http://127.0.0.1:{server.server_port}", "k.s",
+                                                         timeout=1, retries=2, retry_backoff=0.01))
+        started = time.monotonic()
+        assert hook.get_project_rows() == []
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 2  # the 503 was retried ...
+    assert 0.9 <= seen[1] - seen[0] and elapsed < 3  # ... after the capped 1 s, not 20 s
+
+
+def test_stop_until_final_asks_again_once_the_execution_has_an_appid(hw):
+    """Hopsworks ignores a stop before the execution has an appId and answers 202 before it ends."""
+    hook = hook_for(hw)
+    execution = hook.start_execution("etl", "--duration 100", DEMO_FS)  # INITIALIZING for 1 s here
+    result = hook.stop_until_final("etl", execution["id"], DEMO_FS, timeout_s=20, interval_s=0.05)
+    assert result.final and result.execution["state"] == "KILLED"
+    stops = [r for r in hw.requests if r.method == "PUT" and r.path.endswith(f"/executions/{execution['id']}/status")]
+    assert len(stops) >= 2 and stops[0].status == 202  # the first ask (no appId yet) was a no-op
+
+
+def test_stop_until_final_gives_up_after_its_timeout(hw):
+    hook = hook_for(hw)
+    execution = hook.start_execution("etl", "--duration 600", DEMO_FS)  # no appId for 6 s
+    started = time.monotonic()
+    result = hook.stop_until_final("etl", execution["id"], DEMO_FS, timeout_s=0.3, interval_s=0.05)
+    assert not result.final and result.execution["state"] == "INITIALIZING" and result.asks == 1
+    assert time.monotonic() - started < 2
+    hw.state.stop_execution(hw.state.executions[execution["id"]])
+
+
+def test_a_log_too_big_for_hopsworks_is_reported_with_its_path(hw):
+    """big_log writes about 3 MB; Hopsworks answers logs over 1,000,000 bytes with a sentence, not the text."""
+    hook = hook_for(hw)
+    execution_id = hook.start_execution("big_log", "", DEMO_FS)["id"]
+    deadline = time.monotonic() + 10
+    while hook.get_execution("big_log", execution_id, DEMO_FS)["state"] != "FINISHED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    got = hook.get_execution_log_info("big_log", execution_id, "out", DEMO_FS)
+    assert got.too_big and got.text == ""
+    assert got.path and got.path.startswith("/Projects/demo_fs/Logs/") and got.path.endswith("stdout.log")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 import time
 
 import pytest
 
+from hopsworks_ui_plugin.errors import HopsworksError
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
 from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
@@ -210,3 +212,59 @@ def test_trigger_on_kill_with_the_agent_key_warns_and_does_not_fail(hw, caplog):
     trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id)
     asyncio.run(trigger.on_kill())  # AGENT may not stop: a warning, no exception
     assert hw.state.get_execution(execution_id)["state"] != "KILLED"
+
+
+# ---- stop until final, outages (poll and deferrable) ----
+
+def test_trigger_on_kill_before_the_execution_has_an_appid_still_stops_it(hw):
+    """Hopsworks ignores a stop before the execution has an appId; on_kill keeps asking until it is final."""
+    execution_id = int(HopsworksHook(project_id=119, hw_api_key=seed_key("alice"))
+                       .start_execution("etl", "--duration 100")["id"])  # INITIALIZING for 1 s here
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id,
+                                        hw_api_key=seed_key("alice"), poll_interval=0.05)
+    asyncio.run(trigger.on_kill())
+    assert hw.state.get_execution(execution_id)["state"] == "KILLED"  # final when on_kill returns
+
+
+def test_trigger_waits_through_a_10_s_outage_and_succeeds_when_the_job_does(hw):
+    execution_id = start("etl", "--duration 20")
+    hw.inject_fault(status=503, count=None, path_contains="/executions/")
+    timer = threading.Timer(10.0, hw.clear_faults)
+    timer.start()
+    started = time.monotonic()
+    try:
+        trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id,
+                                            poll_interval=0.2, deadline=time.time() + 60)
+        event, count = asyncio.run(first_event(trigger))
+    finally:
+        timer.cancel()
+        hw.clear_faults()
+    assert (event["status"], event["state"], count) == ("success", "FINISHED", 1)
+    assert time.monotonic() - started >= 9.5 and any(r.status == 503 for r in hw.requests)
+
+
+def test_trigger_outage_past_the_deadline_is_a_timeout_that_says_so(hw):
+    execution_id = start("etl", "--duration 20")
+    hw.inject_fault(status=503, count=None, path_contains="/executions/")
+    trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id,
+                                        poll_interval=0.05, deadline=time.time() + 0.5)
+    event, _ = asyncio.run(first_event(trigger))
+    assert event["status"] == "timeout" and "Hopsworks has not answered for the last" in event["message"]
+
+
+def test_poke_during_an_outage_is_not_yet_with_one_warning(hw, capfd):
+    execution_id = start("etl", "--duration 1")
+    time.sleep(0.3)
+    sensor = HopsworksJobSuccessSensor(task_id="s", job_name="etl", project_id=119, execution_id=execution_id,
+                                       owner="alice")
+    hw.inject_fault(status=503, count=None, path_contains="/executions/")
+    capfd.readouterr()
+    assert sensor.poke(sensor_context()) is False
+    assert sensor.poke(sensor_context()) is False
+    hw.clear_faults()
+    assert sensor.poke(sensor_context()) is True
+    out = capfd.readouterr().out
+    assert out.count("Hopsworks did not answer while waiting for job 'etl'") == 1 and "answers again" in out
+    hw.inject_fault(status=400, count=1, path_contains="/executions/")
+    with pytest.raises(HopsworksError):  # a failure that asking again will not cure fails the task
+        sensor.poke(sensor_context())

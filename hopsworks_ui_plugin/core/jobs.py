@@ -10,6 +10,8 @@ failures are raised as :mod:`hopsworks_ui_plugin.errors` errors.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from typing import Any
 from hopsworks_ui_plugin import formatting, settings, states
 from hopsworks_ui_plugin.access import ProjectAccess, project_audit_scope, visible_projects
 from hopsworks_ui_plugin.errors import BadInput, HopsworksError, NotFound
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import HOPSWORKS_LOG_LIMIT_BYTES, HopsworksHook
 
 #: Column key in the page's ``sort`` -> Hopsworks ``sort_by`` field of ``GET /jobs``, and its natural first order.
 JOB_SORTS = {
@@ -230,6 +232,7 @@ def job_page(hook: HopsworksHook, grant: ProjectAccess, job_name: str, page: int
         )
     config = job.get("config") or {}
     return {
+        "stopping": stopping(hook, grant, job_name, executions),
         "job": job, "creator": _person(job.get("creator")), "config": config,
         "config_rows": _config_summary(config), "config_json": json.dumps(config, indent=2, sort_keys=True),
         "executions": [{"execution": ex, "user": _person(ex.get("user"))} for ex in executions],
@@ -240,17 +243,31 @@ def job_page(hook: HopsworksHook, grant: ProjectAccess, job_name: str, page: int
     }
 
 
+@dataclass(frozen=True)
+class LogTooBig:
+    """A log Hopsworks does not serve through its REST API (over its 1,000,000-byte display limit):
+    only downloadable, from ``path`` in the project's datasets."""
+
+    path: str | None
+    limit_bytes: int = HOPSWORKS_LOG_LIMIT_BYTES
+    too_big: bool = True
+
+
 def execution_logs(
     hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id: int
-) -> tuple[dict[str, Any], list[tuple[str, formatting.LogExcerpt]]]:
-    """The execution and, once it has ended, its stdout and stderr cut to ``[hopsworks] log_cap_bytes``."""
+) -> tuple[dict[str, Any], list[tuple[str, formatting.LogExcerpt | LogTooBig]]]:
+    """The execution and, once it has ended, its stdout and stderr cut to ``[hopsworks] log_cap_bytes``
+    (or :class:`LogTooBig` for a log Hopsworks only offers as a download)."""
     with _failing("Could not load the execution's logs"):
         execution = get_execution(hook, grant, job_name, execution_id)
-        logs = []
+        logs: list[tuple[str, formatting.LogExcerpt | LogTooBig]] = []
         if states.is_final(execution.get("state")):
             for kind, label in (("out", "stdout"), ("err", "stderr")):
-                text = hook.get_execution_log(job_name, execution_id, kind, grant.project.id)
-                logs.append((label, formatting.cap_log(text, settings.log_cap_bytes())))
+                got = hook.get_execution_log_info(job_name, execution_id, kind, grant.project.id)
+                if got.too_big:
+                    logs.append((label, LogTooBig(got.path)))
+                else:
+                    logs.append((label, formatting.cap_log(got.text, settings.log_cap_bytes())))
     return execution, logs
 
 
@@ -284,11 +301,60 @@ def _audit(event: str, grant: ProjectAccess, job_name: str, execution_id: Any, *
 
 
 def stop(hook: HopsworksHook, grant: ProjectAccess, job_name: str, execution_id: int) -> tuple[bool, str]:
-    """Ask Hopsworks to stop a running execution: ``(stopped, message)``; an ended one is left alone."""
+    """Ask Hopsworks to stop a running execution: ``(stopped, message)``; an ended one is left alone.
+
+    One round of :meth:`HopsworksHook.stop_until_final` (the page does not wait): Hopsworks answers 202
+    before the execution ends and ignores a stop before it has an ``appId``, so the stop is remembered
+    (:func:`remember_stop`) and each later view of the job page shows "stopping…" and asks again until
+    the execution is final or ``[hopsworks] stop_timeout_s`` passed.
+    """
     with _failing("Could not stop the execution"):
         execution = get_execution(hook, grant, job_name, execution_id)
         if states.is_final(execution.get("state")):
             return False, f"Execution {execution_id} had already ended ({execution.get('state')})."
-        hook.stop_execution(job_name, execution_id, grant.project.id)
+        result = hook.stop_until_final(job_name, execution_id, grant.project.id, timeout_s=0, execution=execution)
     _audit("hopsworks.stop", grant, job_name, execution_id)
-    return True, f"Asked Hopsworks to stop execution {execution_id} of {job_name!r}."
+    if result.final:
+        return True, f"Execution {execution_id} of {job_name!r} is stopped ({result.execution.get('state')})."
+    remember_stop(grant.project.id, execution_id)
+    return True, (f"Asked Hopsworks to stop execution {execution_id} of {job_name!r}. It shows as stopping… "
+                  "until Hopsworks reports it ended.")
+
+
+# --- stops asked for on the pages ----------------------------------------------------------------
+# Which executions a user pressed Stop on, and when: kept in this process (the api-server runs one
+# worker unless [api] workers says otherwise; a view served by another worker shows the Stop button
+# again, and pressing it asks again). Entries end once the execution is final or after stop_timeout_s.
+_STOPS: dict[tuple[int, int], float] = {}
+_STOPS_LOCK = threading.Lock()
+
+
+def remember_stop(project_id: int, execution_id: int) -> None:
+    with _STOPS_LOCK:
+        _STOPS[(int(project_id), int(execution_id))] = time.monotonic()
+
+
+def stopping(hook: HopsworksHook, grant: ProjectAccess, job_name: str, executions: list[dict[str, Any]]) -> set[int]:
+    """The listed executions a Stop was asked for within ``stop_timeout_s`` that are not final yet.
+
+    Each is asked once more (one stop request, no waiting), since Hopsworks ignores a stop that came
+    before the execution had an ``appId``. A failing ask does not fail the page.
+    """
+    now, window = time.monotonic(), settings.stop_timeout_s()
+    shown: set[int] = set()
+    for execution in executions:
+        key = (int(grant.project.id), int(execution.get("id") or 0))
+        with _STOPS_LOCK:
+            asked = _STOPS.get(key)
+            if asked is None:
+                continue
+            if states.is_final(execution.get("state")) or now - asked > window:
+                del _STOPS[key]
+                continue
+        try:
+            result = hook.stop_until_final(job_name, key[1], grant.project.id, timeout_s=0, execution=execution)
+        except HopsworksError:
+            result = None
+        if result is None or not result.final:
+            shown.add(key[1])
+    return shown

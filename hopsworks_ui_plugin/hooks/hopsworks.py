@@ -10,7 +10,6 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -20,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from hopsworks_ui_plugin import settings
+from hopsworks_ui_plugin import settings, states
 from hopsworks_ui_plugin.errors import Failure, HopsworksError
 from hopsworks_ui_plugin.version_compat import AirflowException, BaseHook, mask_secret
 
@@ -37,6 +36,31 @@ SERVICE_EMAILS = frozenset({"airflow@hopsworks.ai", "serving@hopsworks.se", "onl
 #: Hopsworks' errorCode when the key's user has a platform role the endpoint does not allow
 #: (e.g. an AGENT key on ``GET /project`` or on logs and stop).
 NO_VALID_ROLE = 320003
+#: How Hopsworks' log endpoint starts its answer for a log over its display limit (§1.5).
+LOG_TOO_BIG_PREFIX = "Log is too big to display"
+#: Hopsworks' display limit for logs (bytes, ``Settings`` L1649).
+HOPSWORKS_LOG_LIMIT_BYTES = 1_000_000
+#: stop_until_final asks again after this many rounds without the execution ending.
+STOP_REASK_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """What :meth:`HopsworksHook.stop_until_final` saw last: the execution, whether it is final, how
+    many stop requests were sent."""
+
+    execution: dict[str, Any]
+    final: bool
+    asks: int
+
+
+@dataclass(frozen=True)
+class ExecutionLog:
+    """A log as Hopsworks serves it: the text, or ``too_big`` (only downloadable) with its ``path``."""
+
+    text: str
+    too_big: bool
+    path: str | None
 
 
 class _ApiKeyAuth(requests.auth.AuthBase):
@@ -117,13 +141,37 @@ def endpoint_from_connection(conn: Any) -> HopsworksEndpoint:
     )
 
 
-def make_retry(retries: int, backoff: float) -> Retry:
+class CappedRetry(Retry):
+    """urllib3's ``Retry`` that honours ``Retry-After`` only up to ``retry_after_cap`` seconds.
+
+    Hopsworks (or a proxy in front of it) may answer 429/503 with ``Retry-After: 20``; sleeping that
+    long per retry would hold a page or a REST call far past the connection's request timeout.
+    """
+
+    def __init__(self, *args: Any, retry_after_cap: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after_cap = retry_after_cap
+
+    def new(self, **kw: Any) -> CappedRetry:
+        kw.setdefault("retry_after_cap", self.retry_after_cap)
+        return super().new(**kw)  # type: ignore[return-value]
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        if seconds is None or self.retry_after_cap is None:
+            return seconds
+        return min(seconds, self.retry_after_cap)
+
+
+def make_retry(retries: int, backoff: float, retry_after_cap: float | None = None) -> Retry:
     """Retry connection errors, read timeouts, 429 and 5xx with exponential backoff.
 
     POST (starting an execution) is retried only when the request never reached Hopsworks
     (connect errors): retrying a POST that timed out while being read could launch a job twice.
+    ``Retry-After`` is honoured, capped at ``retry_after_cap`` seconds (the hook passes the
+    connection's request timeout).
     """
-    return Retry(
+    return CappedRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -135,6 +183,7 @@ def make_retry(retries: int, backoff: float) -> Retry:
         allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
         respect_retry_after_header=True,
         raise_on_status=False,
+        retry_after_cap=retry_after_cap,
     )
 
 
@@ -238,7 +287,8 @@ class HopsworksHook(BaseHook):
                 )
             mask_secret(key)
             session = requests.Session()
-            adapter = HTTPAdapter(max_retries=make_retry(self._endpoint.retries, self._endpoint.backoff))
+            adapter = HTTPAdapter(max_retries=make_retry(
+                self._endpoint.retries, self._endpoint.backoff, retry_after_cap=self._endpoint.timeout))
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.auth = _ApiKeyAuth(key)
@@ -521,14 +571,78 @@ class HopsworksHook(BaseHook):
             or {}
         )
 
+    def stop_until_final(
+        self,
+        job_name: str,
+        execution_id: int,
+        project_id: int | None = None,
+        *,
+        timeout_s: float = 0.0,
+        interval_s: float = 1.0,
+        execution: dict[str, Any] | None = None,
+    ) -> StopResult:
+        """Ask Hopsworks to stop an execution and keep asking until it is final or ``timeout_s`` passed.
+
+        Hopsworks' stop (hopsworks-rest.md §1.5) is a no-op before the execution has an ``appId`` and
+        answers 202 before the state changes, so one PUT proves nothing: each round reads the
+        execution, returns if it is final, else asks to stop (again once an ``appId`` appeared) and
+        waits ``interval_s``. ``timeout_s=0`` is exactly one round (pages: ask, and re-ask on a later
+        view). ``execution``: the caller's fresh copy, saving the first read. Retryable failures
+        (outage, 429, 5xx) are retried within ``timeout_s``; others, e.g. 403 320003 for an AGENT key
+        that may not stop, are raised.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        asks = 0
+        asked_with_app = False
+        rounds_since_ask = 0
+        last: dict[str, Any] = execution or {"id": execution_id}
+        while True:
+            try:
+                if execution is None:
+                    execution = self.get_execution(job_name, execution_id, project_id)
+                last = execution
+                if states.is_final(execution.get("state")):
+                    return StopResult(execution, True, asks)
+                has_app = bool(execution.get("appId"))
+                # Ask on the first round, again once an appId exists (asks before it are ignored), and
+                # every STOP_REASK_ROUNDS rounds after that (a kill YARN/Kubernetes lost).
+                if asks == 0 or (has_app and not asked_with_app) or rounds_since_ask >= STOP_REASK_ROUNDS:
+                    self.stop_execution(job_name, execution_id, project_id)
+                    asks, asked_with_app, rounds_since_ask = asks + 1, has_app, 0
+                else:
+                    rounds_since_ask += 1
+            except HopsworksError as err:
+                if not err.retryable or time.monotonic() >= deadline:
+                    raise
+            if time.monotonic() + interval_s > deadline:
+                return StopResult(last, False, asks)
+            time.sleep(interval_s)
+            execution = None
+
     def get_execution_log(
         self, job_name: str, execution_id: int, kind: str = "out", project_id: int | None = None
     ) -> str:
         """stdout (``out``) or stderr (``err``) of a final execution."""
+        return self.get_execution_log_info(job_name, execution_id, kind, project_id).text
+
+    def get_execution_log_info(
+        self, job_name: str, execution_id: int, kind: str = "out", project_id: int | None = None
+    ) -> ExecutionLog:
+        """stdout (``out``) or stderr (``err``) of a final execution, and whether Hopsworks held it back.
+
+        Hopsworks answers a log over 1,000,000 bytes with one sentence instead of the text
+        (hopsworks-rest.md §1.5); that sentence is its only signal, so it is recognised here once
+        and reported as ``too_big`` with the file's path in the project's datasets.
+        """
         if kind not in {"out", "err"}:
             raise ValueError("kind must be 'out' or 'err'")
         body = self.request("GET", f"{self._executions_path(project_id, job_name)}/{int(execution_id)}/log/{kind}")
-        return str((body or {}).get("log") or "")
+        body = body or {}
+        text = str(body.get("log") or "")
+        path = str(body.get("path") or "") or None
+        if text.startswith(LOG_TOO_BIG_PREFIX):
+            return ExecutionLog("", True, path)
+        return ExecutionLog(text, False, path)
 
     # ---- links ----
     def job_url(self, job_name: str, project_id: int | None = None) -> str:
@@ -552,111 +666,14 @@ class HopsworksHook(BaseHook):
 
     # ---- "Test" button on the Connections page ----
     def test_connection(self) -> tuple[bool, str]:
-        """One ``GET /project``: the key's user, its platform role (as far as it can be told) and
-        what that role can and cannot do. An AGENT key passes: it runs DAGs, only the pages need more."""
-        identity = key_identity(self)
-        if not identity.authenticated:
-            return False, identity.problem or "Hopsworks refused the API key"
-        who = f" as {identity.username}" if identity.username else ""
-        seen = f"; the API key sees {len(identity.rows)} project(s)" if identity.can_browse else ""
-        return True, f"Connected to Hopsworks{who}{seen}. {identity.summary}"
+        try:
+            rows = self.get_project_rows()
+        except HopsworksError as err:
+            return False, str(err)
+        user = (rows[0].get("user") or {}).get("username") if rows else None
+        who = f" as {user}" if user else ""
+        return True, f"Connected to Hopsworks{who}; the API key sees {len(rows)} project(s)"
 
-
-# ---- who a key belongs to, and what its platform role may do ----
-
-PLATFORM_ROLES = ("HOPS_ADMIN", "HOPS_USER", "HOPS_SERVICE_USER", "AGENT")
-#: What each platform role's key can and cannot do for Airflow (hopsworks-rest.md §1.4).
-ROLE_ABILITIES = {
-    "HOPS_ADMIN": "pages can browse the projects its user is a member of (jobs, logs, launch, stop); DAGs can "
-                  "launch and watch jobs",
-    "HOPS_USER": "pages can browse the projects its user is a member of (jobs, logs, launch, stop); DAGs can "
-                 "launch and watch jobs",
-    "HOPS_SERVICE_USER": "pages can browse the projects its user is a member of and launch jobs, but cannot stop "
-                         "executions; DAGs can launch and watch jobs",
-    "AGENT": "DAGs can launch and watch jobs; pages need users' own keys or a HOPS_USER key (it may not list "
-             "projects or jobs, read logs or stop executions)",
-}
-
-
-@dataclass(frozen=True)
-class KeyIdentity:
-    """What one ``GET /project`` tells about an API key. Hopsworks has no "who am I" for API keys
-    (``/users/profile`` is JWT-only), so the user is read from the rows (every row's ``user`` is the
-    caller) and the platform role from the rows' ``user.groupNames`` when Hopsworks includes them;
-    otherwise it is inferred: only AGENT keys get 403 320003 on ``GET /project``, while HOPS_ADMIN,
-    HOPS_USER and HOPS_SERVICE_USER keys may list projects (then "seems to be HOPS_USER")."""
-
-    authenticated: bool  # Hopsworks accepted the key itself (not 401)
-    can_browse: bool  # GET /project answered: the pages can use this key
-    username: str | None = None  # None: the key's user is in no project, or the role may not list projects
-    role: str | None = None
-    role_certain: bool = False
-    rows: tuple[dict[str, Any], ...] = ()
-    problem: str | None = None  # why the key cannot be used (for pages, or at all), never the key
-    error: HopsworksError | None = None
-
-    @property
-    def role_label(self) -> str:
-        if not self.role:
-            return "unknown"
-        return self.role if self.role_certain else f"seems to be {self.role}"
-
-    @property
-    def abilities(self) -> str:
-        return ROLE_ABILITIES.get(self.role or "", "")
-
-    @property
-    def summary(self) -> str:
-        """"Platform role: seems to be AGENT. AGENT: DAGs can ...": the line the connection test shows."""
-        if not self.role:
-            return self.problem or ""
-        text = f"Platform role: {self.role_label}. {self.role}: {self.abilities}."
-        if not self.role_certain and self.role != "AGENT":
-            text += (" (Hopsworks' API-key API does not say the role; HOPS_ADMIN and HOPS_SERVICE_USER keys may "
-                     "list projects too.)")
-        elif not self.role_certain:
-            text += " (Inferred: Hopsworks refuses GET /project with 403 320003, as it does only to AGENT keys.)"
-        return text
-
-
-def _role_from_groups(user: dict[str, Any]) -> str | None:
-    """The platform role from a ``Users`` object's ``groupNames`` (BbcGroup objects or names), if present."""
-    names = set()
-    for group in user.get("groupNames") or []:
-        name = group.get("groupName") if isinstance(group, dict) else group
-        if name:
-            names.add(str(name).upper())
-    return next((role for role in PLATFORM_ROLES if role in names), None)
-
-
-def key_identity(hook: HopsworksHook) -> KeyIdentity:
-    """The key's user and platform role from one ``GET /project`` (see :class:`KeyIdentity`)."""
-    try:
-        rows = hook.get_project_rows()
-    except HopsworksError as err:
-        if err.http_status == 403 and err.error_code == NO_VALID_ROLE:
-            return KeyIdentity(
-                authenticated=True, can_browse=False, role="AGENT", error=err,
-                problem="The key's Hopsworks user seems to be AGENT (like Hopsworks' own Airflow service user): "
-                        "Hopsworks refuses it the project list (403 320003).",
-            )
-        if err.http_status == 403 and err.error_code == 320004:
-            return KeyIdentity(authenticated=True, can_browse=False, error=err,
-                               problem=f"The API key lacks the PROJECT scope (needs JOB and PROJECT): "
-                                       f"{err.error_msg or err}")
-        if err.http_status == 401:
-            return KeyIdentity(authenticated=False, can_browse=False, error=err,
-                               problem=f"Hopsworks refused the API key: {err.usr_msg or err.error_msg or err}")
-        return KeyIdentity(authenticated=False, can_browse=False, error=err, problem=str(err))
-    user = (rows[0].get("user") or {}) if rows else {}
-    role = _role_from_groups(user)
-    return KeyIdentity(
-        authenticated=True, can_browse=True, username=user.get("username"), role=role or "HOPS_USER",
-        role_certain=role is not None, rows=tuple(rows),
-    )
-
-
-# ---- the pages' hooks: the shared connection, or a user's own key ----
 
 _service_hooks: dict[str, tuple[float, HopsworksHook]] = {}
 _service_lock = threading.Lock()
@@ -679,65 +696,3 @@ def service_hook() -> HopsworksHook:
         _service_hooks[conn_id] = (now, hook)
     # A replaced hook is not closed: another thread may still be using it; its pool is garbage-collected.
     return hook
-
-
-class UserKeyHook(HopsworksHook):
-    """The shared connection's Hopsworks (host, TLS, timeouts, retries) called with one Airflow user's
-    own API key: Hopsworks then decides what the user sees, and launches run as them."""
-
-    def __init__(self, conn_id: str, username: str, api_key: str, version: str) -> None:
-        super().__init__(conn_id, hw_api_key=api_key)
-        self.key_owner = username
-        self.key_version = version
-        #: Membership caches are kept per user and key, never shared with the service connection's.
-        self.membership_scope = f"{conn_id}|user:{username}|{version}"
-
-
-_user_hooks: OrderedDict[str, tuple[float, UserKeyHook]] = OrderedDict()
-_user_lock = threading.Lock()
-
-
-def hook_for(username: str) -> UserKeyHook | None:
-    """The hook with ``username``'s own key (My Hopsworks key), or None when they have none.
-
-    Costs one indexed read of the plugin's key table per call (so a key deleted or replaced in another
-    api-server worker is never used again); the hook itself, with its pooled HTTP connections, is kept
-    per user for ``[hopsworks] service_hook_ttl_s`` in a cache bounded to ``[hopsworks]
-    user_hook_cache_size`` users (least recently used dropped first).
-    """
-    from hopsworks_ui_plugin import user_keys
-
-    stored = user_keys.get(username)
-    now = time.monotonic()
-    with _user_lock:
-        cached = _user_hooks.get(username)
-        if stored is None:
-            _user_hooks.pop(username, None)
-            return None
-        if (cached and cached[1].key_version == stored.version and cached[1].hopsworks_conn_id == settings.conn_id()
-                and now - cached[0] < settings.service_hook_ttl_s()):
-            _user_hooks.move_to_end(username)
-            return cached[1]
-    found = user_keys.secret_of(username)
-    if found is None:  # deleted in between
-        forget_user_hook(username)
-        return None
-    stored, secret = found
-    hook = UserKeyHook(settings.conn_id(), username, secret, stored.version)
-    with _user_lock:
-        _user_hooks[username] = (now, hook)
-        _user_hooks.move_to_end(username)
-        while len(_user_hooks) > settings.user_hook_cache_size():
-            _user_hooks.popitem(last=False)
-    return hook
-
-
-def forget_user_hook(username: str) -> None:
-    """Drop ``username``'s cached hook (their key was replaced or deleted)."""
-    with _user_lock:
-        _user_hooks.pop(username, None)
-
-
-def hook_with_key(api_key: str) -> HopsworksHook:
-    """A one-off hook on the shared connection's Hopsworks with ``api_key`` (to test a key before storing it)."""
-    return HopsworksHook(settings.conn_id(), hw_api_key=api_key)

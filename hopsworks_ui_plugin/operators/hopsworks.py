@@ -6,12 +6,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from hopsworks_ui_plugin import settings
 from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.states import Outcome, outcome
-from hopsworks_ui_plugin.task_support import HopsworksTaskMixin
+from hopsworks_ui_plugin.task_support import HopsworksTaskMixin, Outage
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
 from hopsworks_ui_plugin.version_compat import AirflowException, BaseOperator, conf_getboolean
+
+#: Seconds on_kill keeps asking Hopsworks to stop: Airflow 3's supervisor sends SIGKILL 5 s after the
+#: SIGTERM that runs on_kill (``ActivitySubprocess.kill(escalation_delay=5.0)``).
+ON_KILL_BUDGET_S = 4.0
 
 
 class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):
@@ -76,17 +81,28 @@ class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):
     def execute(self, context: Any) -> int:
         hook = self._hook = self.make_hook(context)
         project_id, project_name = hook.resolve_project()
-        execution = hook.start_execution(self.job_name, self.job_arguments, project_id)
-        execution_id = self._execution_id = int(execution["id"])
-        url = self.publish_execution(context, hook, self.job_name, execution_id)
-        self.log.info(
-            "Launched Hopsworks job %r in project %r: execution %s (%s)",
-            self.job_name, project_name, execution_id, url,
-        )
+        reattached = self._reattach(context, hook, project_id)
+        if reattached is None:
+            execution = hook.start_execution(self.job_name, self.job_arguments, project_id)
+            execution_id = self._execution_id = int(execution["id"])
+            self.remember_launch(context, execution_id)
+            url = self.publish_execution(context, hook, self.job_name, execution_id)
+            self.log.info(
+                "Launched Hopsworks job %r in project %r: execution %s (%s)",
+                self.job_name, project_name, execution_id, url,
+            )
+        else:
+            execution_id = self._execution_id = int(reattached["id"])
+            self.publish_execution(context, hook, self.job_name, execution_id)
         if not self.wait_for_completion:
             return execution_id
         if self.deferrable:
-            execution = hook.get_execution(self.job_name, execution_id, project_id)
+            try:
+                execution = hook.get_execution(self.job_name, execution_id, project_id)
+            except HopsworksError as err:
+                if not err.retryable:
+                    raise
+                execution = {"id": execution_id}  # the trigger keeps asking
             if outcome(execution.get("state"), execution.get("finalStatus")) is Outcome.RUNNING:
                 self.defer(
                     trigger=HopsworksExecutionTrigger(
@@ -104,18 +120,53 @@ class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):
             return self._finish(hook, execution)
         return self._finish(hook, self._wait(hook, project_id, execution_id))
 
+    def _reattach(self, context: Any, hook: HopsworksHook, project_id: int) -> dict[str, Any] | None:
+        """On a retry: the execution the earlier try launched, unless it failed (then launch anew)."""
+        previous = self.previous_launch(context)
+        if previous is None:
+            return None
+        try:
+            execution = hook.get_execution(self.job_name, previous, project_id)
+        except HopsworksError as err:
+            if err.http_status not in (403, 404):  # unknown now: deciding either way could launch twice
+                raise
+            self.log.warning("Execution %s, launched by an earlier try, is gone from Hopsworks (%s); launching "
+                             "the job again.", previous, err)
+            return None
+        state, final_status = execution.get("state"), execution.get("finalStatus")
+        if outcome(state, final_status) is Outcome.FAILED:
+            self.log.info("Execution %s, launched by an earlier try, ended %s / %s: launching the job again.",
+                          previous, state, final_status)
+            return None
+        self.log.info("Re-attaching to Hopsworks execution %s, launched by an earlier try of this task (now %s / "
+                      "%s); not launching the job again.", previous, state, final_status)
+        return execution
+
     def _wait(self, hook: HopsworksHook, project_id: int, execution_id: int) -> dict[str, Any]:
+        """Poll until final. Failed polls that may pass later (outage, timeout, 429, 5xx) are retried
+        until the wait timeout, with one warning per outage; other failures fail the task."""
         started = time.monotonic()
+        outage = Outage(self.log, f"job {self.job_name!r} execution {execution_id}")
+        execution: dict[str, Any] = {}
         while True:
-            execution = hook.get_execution(self.job_name, execution_id, project_id)
-            if outcome(execution.get("state"), execution.get("finalStatus")) is not Outcome.RUNNING:
-                return execution
+            try:
+                execution = hook.get_execution(self.job_name, execution_id, project_id)
+            except HopsworksError as err:
+                if not err.retryable:
+                    raise
+                outage.failed(err)
+            else:
+                outage.answered()
+                if outcome(execution.get("state"), execution.get("finalStatus")) is not Outcome.RUNNING:
+                    return execution
             if 0 <= self.wait_timeout_s <= time.monotonic() - started:
                 raise AirflowException(
                     f"Timed out after {self.wait_timeout_s:g} s waiting for Hopsworks job {self.job_name!r} "
-                    f"execution {execution_id} (last state {execution.get('state')}); it keeps running"
+                    f"execution {execution_id} (last state {execution.get('state')}{outage.note()}); "
+                    "it keeps running"
                 )
-            self.log.info("Hopsworks execution %s is %s", execution_id, execution.get("state"))
+            if outage.since is None:
+                self.log.info("Hopsworks execution %s is %s", execution_id, execution.get("state"))
             time.sleep(self.poke_interval_s)
 
     def _finish(self, hook: HopsworksHook, execution: dict[str, Any]) -> int:
@@ -153,9 +204,22 @@ class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):
         """The task was killed (cleared, marked, timed out): stop the execution it launched."""
         if not (self.cancel_on_kill and self._hook and self._execution_id is not None):
             return
+        budget = min(settings.stop_timeout_s(), ON_KILL_BUDGET_S)
         try:
-            self._hook.stop_execution(self.job_name, self._execution_id)
-            self.log.info("Stopped Hopsworks execution %s", self._execution_id)
+            result = self._hook.stop_until_final(
+                self.job_name, self._execution_id, timeout_s=budget, interval_s=min(self.poke_interval_s, 1.0)
+            )
+            if result.final:
+                self.log.info("%s Hopsworks execution %s: %s / %s",
+                              "Stopped" if result.asks else "Nothing to stop:", self._execution_id,
+                              result.execution.get("state"), result.execution.get("finalStatus"))
+            else:
+                self.log.warning(
+                    "Asked Hopsworks %s time(s) to stop execution %s; after %g s it is still %s (Hopsworks stops a "
+                    "run only once it has an application id, and YARN/Kubernetes take a moment). Check it in "
+                    "Hopsworks: %s", result.asks, self._execution_id, budget, result.execution.get("state"),
+                    self._hook.execution_url(self.job_name),
+                )
         except HopsworksError as err:
             if err.error_code == NO_VALID_ROLE:
                 self.log.warning(

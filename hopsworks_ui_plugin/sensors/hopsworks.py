@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
 from hopsworks_ui_plugin.states import Outcome, is_final, outcome
-from hopsworks_ui_plugin.task_support import HopsworksTaskMixin
+from hopsworks_ui_plugin.task_support import HopsworksTaskMixin, Outage
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
 from hopsworks_ui_plugin.version_compat import AirflowException, BaseSensorOperator, conf_getboolean
 
@@ -52,6 +52,7 @@ class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):
         self.launch_task_id = launch_task_id
         self.hopsworks_conn_id = hopsworks_conn_id
         self.deferrable = deferrable
+        self._outage: Outage | None = None
 
     def _bound_execution_id(self, context: Any) -> int | None:
         if self.execution_id not in (None, ""):
@@ -79,11 +80,26 @@ class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):
         return is_final(state)
 
     def poke(self, context: Any) -> bool:
-        hook = self.make_hook(context)
+        """One look. A look that fails but may pass later (outage, timeout, 429, 5xx) is "not yet": the
+        sensor asks again until its timeout, with one warning per outage; other failures fail the task."""
+        execution_id = self._bound_execution_id(context)
+        if self._outage is None:
+            self._outage = Outage(self.log, f"job {self.job_name!r} "
+                                  + (f"execution {execution_id}" if execution_id is not None else "(latest execution)"))
+        hook = None
         try:
-            return self._decide(self._fetch(hook, self._bound_execution_id(context)))
+            hook = self.make_hook(context)
+            execution = self._fetch(hook, execution_id)
+        except HopsworksError as err:
+            if not err.retryable:
+                raise
+            self._outage.failed(err)
+            return False
         finally:
-            hook.close()
+            if hook is not None:
+                hook.close()
+        self._outage.answered()
+        return self._decide(execution)
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -91,7 +107,14 @@ class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):
         hook = self.make_hook(context)
         execution_id = self._bound_execution_id(context)
         try:
-            if self._decide(self._fetch(hook, execution_id)):
+            try:
+                execution = self._fetch(hook, execution_id)
+            except HopsworksError as err:
+                if not err.retryable:
+                    raise
+                execution = None  # the trigger keeps asking
+                self.log.warning("Hopsworks did not answer (%s); deferring, the triggerer keeps asking.", err)
+            if execution is not None and self._decide(execution):
                 return None
             project_id, _ = hook.resolve_project()
         finally:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
+from hopsworks_ui_plugin import settings
+from hopsworks_ui_plugin.hooks.hopsworks import NO_VALID_ROLE, HopsworksError, HopsworksHook
 from hopsworks_ui_plugin.states import Outcome, outcome
-from hopsworks_ui_plugin.version_compat import BaseHook, BaseTrigger, TriggerEvent
+from hopsworks_ui_plugin.task_support import Outage
+from hopsworks_ui_plugin.version_compat import BaseHook, BaseTrigger, TriggerEvent, conf_getint
 
 
 class HopsworksExecutionTrigger(BaseTrigger):
@@ -90,10 +93,21 @@ class HopsworksExecutionTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until final. Polls that fail but may pass later (outage, timeout, 429, 5xx) are retried
+        until the deadline with one warning per outage; other failures end with an ``error`` event."""
+        outage = Outage(self.log, f"job {self.job_name!r} execution {self.execution_id}")
         try:
             hook = await self._get_hook()
             while True:
-                execution = await self._poll(hook)
+                try:
+                    execution = await self._poll(hook)
+                except HopsworksError as err:
+                    if not err.retryable:
+                        raise
+                    outage.failed(err)
+                    execution = None
+                else:
+                    outage.answered()
                 if execution is not None:
                     result = outcome(execution.get("state"), execution.get("finalStatus"))
                     described = (
@@ -109,7 +123,8 @@ class HopsworksExecutionTrigger(BaseTrigger):
                 if self.deadline is not None and time.time() >= self.deadline:
                     yield self._event(
                         "timeout",
-                        f"Timed out waiting for job {self.job_name!r} execution {self.execution_id}",
+                        f"Timed out waiting for job {self.job_name!r} execution {self.execution_id}"
+                        + outage.note(),
                         execution,
                     )
                     return
@@ -122,14 +137,34 @@ class HopsworksExecutionTrigger(BaseTrigger):
                 self._hook = None
 
     async def on_kill(self) -> None:
-        """A user marked/cleared the deferred task: stop the execution (best effort)."""
+        """A user marked/cleared the deferred task: keep asking Hopsworks to stop the execution until it is
+        final, for ``[hopsworks] stop_timeout_s`` but less than ``[triggerer] on_kill_timeout``."""
         if not self.cancel_on_kill or self.execution_id is None:
             return
         hook = await self._get_hook()
+        budget = min(settings.stop_timeout_s(),
+                     max(1.0, conf_getint("triggerer", "on_kill_timeout", fallback=30) - 2.0))
         try:
-            await asyncio.to_thread(hook.stop_execution, self.job_name, self.execution_id, self.project_id)
+            result = await asyncio.to_thread(
+                partial(hook.stop_until_final, self.job_name, self.execution_id, self.project_id,
+                        timeout_s=budget, interval_s=min(self.poll_interval, 1.0))
+            )
+            if result.final:
+                self.log.info("Stopped Hopsworks execution %s: %s / %s", self.execution_id,
+                              result.execution.get("state"), result.execution.get("finalStatus"))
+            else:
+                self.log.warning("Asked Hopsworks %s time(s) to stop execution %s; after %g s it is still %s.",
+                                 result.asks, self.execution_id, budget, result.execution.get("state"))
         except HopsworksError as err:
-            self.log.warning("Could not stop Hopsworks execution %s: %s", self.execution_id, err)
+            if err.error_code == NO_VALID_ROLE:
+                self.log.warning(
+                    "Hopsworks execution %s keeps running: the connection's API key belongs to a user whose "
+                    "platform role (AGENT, Hopsworks' Airflow service user) may not stop executions. Stop it in "
+                    "Hopsworks, or use a HOPS_USER key (params={'hw_api_key': ...}) to have it stopped on kill.",
+                    self.execution_id,
+                )
+            else:
+                self.log.warning("Could not stop Hopsworks execution %s: %s", self.execution_id, err)
         finally:
             hook.close()
             self._hook = None

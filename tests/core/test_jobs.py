@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from hopsworks_ui_plugin import states
 from hopsworks_ui_plugin.access import ProjectAccess, ProjectRef
 from hopsworks_ui_plugin.core import jobs
 from hopsworks_ui_plugin.errors import BadInput, Failure, HopsworksError, NotFound
+from hopsworks_ui_plugin.hooks.hopsworks import StopResult
 
 GRANT = ProjectAccess(ProjectRef(119, "demo_fs", "", {"alice": "Data owner"}), "Data owner", False)
 
@@ -47,6 +49,15 @@ class StubHook:
     def stop_execution(self, name: str, execution_id: int, project_id: int) -> dict[str, Any]:
         self.calls.append(("stop", name, execution_id))
         return {}
+
+    def stop_until_final(self, name: str, execution_id: int, project_id: int, *, timeout_s: float = 0,
+                         execution: dict[str, Any] | None = None, **_: Any) -> StopResult:
+        """Like Hopsworks: a stop is accepted, the state changes later (the stub: never)."""
+        execution = execution or self.get_execution(name, execution_id, project_id)
+        if states.is_final(execution.get("state")):
+            return StopResult(execution, True, 0)
+        self.stop_execution(name, execution_id, project_id)
+        return StopResult(execution, False, 1)
 
 
 # --- query ---------------------------------------------------------------------------------------
@@ -138,5 +149,21 @@ def test_a_hopsworks_failure_says_what_the_user_asked_for_and_keeps_why():
 def test_stop_leaves_an_ended_execution_alone():
     hook = StubHook({"etl": {}}, {5: {"id": 5, "state": "RUNNING"}, 6: {"id": 6, "state": "FAILED"}})
     assert jobs.stop(hook, GRANT, "etl", 6) == (False, "Execution 6 had already ended (FAILED).")  # type: ignore[arg-type]
-    assert jobs.stop(hook, GRANT, "etl", 5) == (True, "Asked Hopsworks to stop execution 5 of 'etl'.")  # type: ignore[arg-type]
+    stopped, message = jobs.stop(hook, GRANT, "etl", 5)  # type: ignore[arg-type]
+    assert stopped and message.startswith("Asked Hopsworks to stop execution 5 of 'etl'.")
     assert [c for c in hook.calls if c[0] == "stop"] == [("stop", "etl", 5)]
+
+
+def test_a_page_stop_is_shown_as_stopping_and_asked_again_until_final(monkeypatch):
+    """Hopsworks ignores a stop before the execution has an appId and answers 202 before it ends: the
+    page asks once (no waiting), shows "stopping…" and asks again on each view until it is final."""
+    running = {"id": 8, "state": "INITIALIZING"}
+    hook = StubHook({"etl": {}}, {8: running})
+    jobs.stop(hook, GRANT, "etl", 8)  # type: ignore[arg-type]
+    assert jobs.stopping(hook, GRANT, "etl", [running]) == {8}  # type: ignore[arg-type]
+    assert len([c for c in hook.calls if c[0] == "stop"]) == 2  # asked again by the view
+    assert jobs.stopping(hook, GRANT, "etl", [{"id": 8, "state": "KILLED"}]) == set()  # type: ignore[arg-type]
+    assert jobs.stopping(hook, GRANT, "etl", [running]) == set()  # type: ignore[arg-type]  # forgotten once final
+    jobs.stop(hook, GRANT, "etl", 8)  # type: ignore[arg-type]
+    monkeypatch.setattr(jobs.settings, "stop_timeout_s", lambda: 0.0)
+    assert jobs.stopping(hook, GRANT, "etl", [running]) == set()  # type: ignore[arg-type]  # window passed

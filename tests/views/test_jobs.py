@@ -397,3 +397,40 @@ def test_a_slow_hopsworks_gives_a_504_page(web, hw):
     assert "Hopsworks did not answer in time" in body(page) and "did not answer GET" in body(page)
     assert_clean(page)
     assert time.monotonic() - started < 30
+
+
+# ---------------------------------------------------------------------------------------- stop until final, big logs
+def test_a_stop_before_the_appid_shows_stopping_and_is_asked_again_until_killed(web, hw):
+    """Hopsworks ignores a stop before the execution has an appId: the page says "stopping…" (no Stop
+    button) and asks again on the next view, until Hopsworks reports the execution ended."""
+    alice = web("alice")
+    page = launch(alice, 119, "etl", "--duration 100")  # INITIALIZING (no appId) for 1 s here
+    execution_id = execution_id_from_flash(page)
+    stop_url = re.search(rf'action="([^"]*/stop/{execution_id}/etl)"', page).group(1)
+    response = alice.post(stop_url, data={"csrf_token": alice.csrf("projects/119/jobs/etl")})
+    assert hw.state.get_execution(execution_id)["appId"] is None  # the stop came too early: ignored
+    page = body(alice.get(response.headers["Location"]))
+    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>', page, re.S).group(1)
+    assert 'data-testid="stopping"' in row and "stopping…" in row and 'data-testid="stop"' not in row
+    wait_state(hw, execution_id, ("SUBMITTED", "RUNNING"))  # now it has an appId
+    alice.get("projects/119/jobs/etl")  # the view asks again
+    assert wait_final(hw, execution_id, timeout=10)["state"] == "KILLED"
+    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>',
+                    body(alice.get("projects/119/jobs/etl")), re.S).group(1)
+    assert ">KILLED<" in row and "stopping…" not in row
+
+
+def test_a_log_too_big_for_hopsworks_says_so_and_where_to_download_it(web, hw):
+    """big_log writes about 3 MB; Hopsworks only serves logs over 1,000,000 bytes as a file."""
+    alice = web("alice")
+    execution_id = execution_id_from_flash(launch(alice, 119, "big_log"))
+    wait_final(hw, execution_id)
+    page = alice.get(f"projects/119/log/{execution_id}/big_log")
+    assert page.status_code == 200
+    text = body(page)
+    notice = re.search(r'data-testid="log-too-big">(.*?)</p>', text, re.S).group(1)
+    assert "over 1,000,000 bytes" in notice and "download" in notice
+    app_id = hw.state.get_execution(execution_id)["appId"]
+    assert f"/Projects/demo_fs/Logs/Python/{app_id}/stdout.log" in notice
+    assert f'href="{hw.url}/p/119/jobs/named/big_log/executions"' in notice
+    assert "Click on the download button" not in text
