@@ -21,6 +21,7 @@ from hopsworks_ui_plugin.views.builder import HopsworksBuilderView
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
 from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView
 from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
+from hopsworks_ui_plugin.views.editor import HopsworksEditorView
 from hopsworks_ui_plugin.views.keys import HopsworksKeyView
 from hopsworks_ui_plugin.views.my_dags import HopsworksMyDagsView
 
@@ -102,7 +103,8 @@ class HopsworksPlugin(AirflowPlugin):
              HopsworksConnectionView()),
             strict=True,
         )
-    ] + [{"view": HopsworksBuilderView()}]  # no menu entry: opened from a project's DAG files page
+    ] + [{"view": HopsworksBuilderView()}, {"view": HopsworksEditorView()}]  # no menu entries: opened from a
+    # project's DAG files page
     external_views = _external_views()
     appbuilder_menu_items = _appbuilder_menu_items()
     # Airflow 3: refuse oversized bodies to /pluginsv2/hopsworks/ before the WSGI bridge buffers them.

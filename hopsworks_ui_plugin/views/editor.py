@@ -1,0 +1,96 @@
+"""The DAG file editor: any project DAG file in CodeMirror (``static/vendor/codemirror.bundle.js``).
+
+Members may look (read-only editor); members who may change DAG files may save. A thin adapter over
+:mod:`hopsworks_ui_plugin.core.editor`: a refused save shows the editor again with the user's text,
+the reason, the error line (syntax errors) or the diff against the file's current version (409).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request, url_for
+from flask_appbuilder import expose
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+
+from hopsworks_ui_plugin import access
+from hopsworks_ui_plugin.access import ProjectAccess
+from hopsworks_ui_plugin.core import dag_files as file_flows
+from hopsworks_ui_plugin.core import editor as flows
+from hopsworks_ui_plugin.errors import PluginError
+from hopsworks_ui_plugin.views.base import (
+    HopsworksBaseView,
+    project_member,
+    request_is_admin,
+    request_user,
+    request_username,
+)
+
+
+class EditForm(FlaskForm):
+    content = TextAreaField("Content")
+    base_hash = HiddenField()
+
+
+class HopsworksEditorView(HopsworksBaseView):
+    route_base = "/hopsworks/dag-files"
+
+    def error_response(self, err: PluginError) -> Any:
+        if err.back is None:
+            project_id = getattr(g, "hw_editor_project", None)
+            err.back = (url_for("HopsworksDagFilesView.project", project_id=project_id) if project_id is not None
+                        else url_for("HopsworksDagFilesView.index"))
+        return super().error_response(err)
+
+    def _editor(self, grant: ProjectAccess, name: str, text: str, base_hash: str, http_status: int = 200,
+                **extra: Any) -> Any:
+        form = EditForm(formdata=None, content=text, base_hash=base_hash)
+        # Saving needs the project role (can_operate) and the Airflow permission to replace DAG files.
+        may_save = grant.can_operate and access.has_airflow_permission(request_user(), "replace")
+        return self.page(
+            "hopsworks/editor.html",
+            http_status=http_status,
+            title=f"Edit {name} – {grant.project.name}",
+            access=grant,
+            project=grant.project,
+            name=name,
+            form=form,
+            may_save=may_save,
+            **extra,
+        )
+
+    @expose("/<int:project_id>/files/<name>/edit")  # the address the builder links to for files it cannot open
+    @expose("/<int:project_id>/edit/<name>")  # registered first: url_for builds this one
+    @project_member()
+    def edit(self, grant: ProjectAccess, name: str) -> Any:
+        g.hw_editor_project = grant.project.id
+        opened = flows.open_file(file_flows.folder(grant.project.id, grant.project.name), name)
+        reason = request.args.get("reason", "")[:300] or None  # e.g. the builder's "why it opens here"
+        return self._editor(grant, name, opened.text, opened.content_hash, reason=reason)
+
+    @expose("/<int:project_id>/edit/<name>", methods=["POST"])
+    @project_member(operate="replace")
+    def save(self, grant: ProjectAccess, name: str) -> Any:
+        g.hw_editor_project = grant.project.id
+        directory = file_flows.folder(grant.project.id, grant.project.name)
+        form = EditForm()
+        text = form.content.data or ""
+        # "Save mine over theirs" (offered with the diff after a refusal) names the version the user saw.
+        base_hash = request.form.get("take_over") or form.base_hash.data or ""
+        if not form.validate_on_submit():
+            return self._editor(grant, name, text, base_hash, 400,
+                                error="The form was not valid (its security token expired?); nothing was saved. "
+                                      "Copy your text, open the file again and paste it.")
+        try:
+            saved = flows.save(directory, name, text, base_hash, request_username(), request_is_admin())
+        except flows.StaleEdit as err:
+            return self._editor(grant, name, text, base_hash, err.status, error=err.message, stale=err)
+        except flows.RefusedEdit as err:
+            return self._editor(grant, name, text, base_hash, err.status, error=err.message, error_line=err.line)
+        except PluginError as err:
+            if err.status == 404:
+                raise
+            return self._editor(grant, name, text, base_hash, err.status, error=err.message)
+        return self._editor(grant, name, saved.text, saved.content_hash, notice=saved.message,
+                            warnings=saved.warnings)
