@@ -20,6 +20,12 @@ from airflow.utils.session import NEW_SESSION, provide_session
 from hopsworks_ui_plugin import access, metadb, settings
 from hopsworks_ui_plugin.access import is_admin, username_of
 from hopsworks_ui_plugin.dag_files.paths import project_folder_name
+from hopsworks_ui_plugin.version_compat import (
+    AIRFLOW_V_3,
+    AIRFLOW_V_3_2_PLUS,
+    dag_resource_details,
+    fab_resource_dag,
+)
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.batch_apis import IsAuthorizedDagRequest
@@ -138,10 +144,11 @@ class HopsworksAuthManager(FabAuthManager):
         self,
         *,
         method: Any,
-        user: Any,
+        user: Any = None,  # Airflow 3 always passes it; Airflow 2 calls without it (the FAB user is g.user)
         access_entity: DagAccessEntity | None = None,
         details: DagDetails | None = None,
     ) -> bool:
+        user = self._user_or_current(user)
         if not super().is_authorized_dag(
             method=method, user=user, access_entity=access_entity, details=details
         ):
@@ -150,7 +157,8 @@ class HopsworksAuthManager(FabAuthManager):
             return True
         return details.id in self._allowed_ids(user, [details.id])
 
-    def batch_is_authorized_dag(self, requests: Sequence[IsAuthorizedDagRequest], *, user: Any) -> bool:
+    def batch_is_authorized_dag(self, requests: Sequence[IsAuthorizedDagRequest], *, user: Any = None) -> bool:
+        user = self._user_or_current(user)
         for request in requests:
             if not FabAuthManager.is_authorized_dag(
                 self,
@@ -173,28 +181,62 @@ class HopsworksAuthManager(FabAuthManager):
     ) -> set[str]:
         if not self._restricted(user):
             return super().get_authorized_dag_ids(user=user, method=method, session=session)
-        from airflow.providers.fab.www.security.permissions import RESOURCE_DAG
-
         allowed = self._allowed_ids(user, None, session=session)
-        if self._is_authorized(method=method, resource_type=RESOURCE_DAG, user=user):
+        if self._is_authorized(method=method, resource_type=fab_resource_dag(), user=user):
             return allowed  # FAB allows every DAG: skip loading all ids just to intersect
         return allowed & super().get_authorized_dag_ids(user=user, method=method, session=session)
 
     def filter_authorized_dag_ids(
         self, *, dag_ids: set[str], user: Any, method: Any = "GET", team_name: str | None = None
     ) -> set[str]:
-        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-
+        _, DagDetails = dag_resource_details()
+        team = {"team_name": team_name} if AIRFLOW_V_3_2_PLUS else {}  # DagDetails.team_name: 3.2+
         fab_ok = {
             dag_id
             for dag_id in dag_ids
-            if FabAuthManager.is_authorized_dag(
-                self, method=method, details=DagDetails(id=dag_id, team_name=team_name), user=user
-            )
+            if FabAuthManager.is_authorized_dag(self, method=method, details=DagDetails(id=dag_id, **team), user=user)
         }
         if not self._restricted(user) or not fab_ok:
             return fab_ok
         return fab_ok & self._allowed_ids(user, fab_ok)
+
+    # --- Airflow 2 (FAB provider 1.5): the user defaults to the logged-in one; lists come from
+    # get_permitted_dag_ids/filter_permitted_dag_ids (Airflow 3 calls the two methods above instead).
+
+    def _user_or_current(self, user: Any) -> Any:
+        if user is None and not AIRFLOW_V_3:  # pragma: no cover - Airflow 2
+            return self.get_user()
+        return user
+
+    @provide_session
+    def get_permitted_dag_ids(  # pragma: no cover - Airflow 2
+        self, *, methods: Any = None, user: Any = None, session: Session = NEW_SESSION
+    ) -> set[str]:
+        user = self._user_or_current(user)
+        fab_ids: set[str] = super().get_permitted_dag_ids(  # type: ignore[misc]
+            methods=methods, user=user, session=session
+        )
+        if not self._restricted(user) or not fab_ids:
+            return fab_ids
+        return fab_ids & self._allowed_ids(user, None, session=session)
+
+    def filter_permitted_dag_ids(  # pragma: no cover - Airflow 2
+        self, *, dag_ids: set[str], methods: Any = None, user: Any = None
+    ) -> set[str]:
+        user = self._user_or_current(user)
+        _, DagDetails = dag_resource_details()
+        wanted: list[Any] = [m for m in ("GET", "PUT") if m in (methods or ("GET", "PUT"))]
+        fab_ids = {
+            dag_id
+            for dag_id in dag_ids
+            if any(
+                FabAuthManager.is_authorized_dag(self, method=m, details=DagDetails(id=dag_id), user=user)
+                for m in wanted
+            )
+        }
+        if not self._restricted(user) or not fab_ids:
+            return fab_ids
+        return fab_ids & self._allowed_ids(user, fab_ids)
 
 
 #: Same class under a name containing "FabAuthManager": Airflow 3.3 decides by that substring

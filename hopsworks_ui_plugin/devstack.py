@@ -361,6 +361,8 @@ def start_airflow(env: dict[str, str], components: Iterable[str], log_dir: Path)
         if component == "api-server":
             args += ["--hostname" if AIRFLOW_2 else "--host", "127.0.0.1", "--port", env["AIRFLOW__API__PORT"],
                      "--workers", "1"]
+            if AIRFLOW_2:  # its own pid file: a second webserver on the same home must not refuse to start
+                args += ["--pid", str(log_dir / f"webserver-{env['AIRFLOW__API__PORT']}.pid")]
         services.append(start_service(component, args, env, log_dir))
     return services
 

@@ -46,7 +46,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hopsworks_ui_plugin.access import owner_key
 from hopsworks_ui_plugin.errors import BadInput, Conflict, NotFound
-from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, AIRFLOW_V_3_1_PLUS
+from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_2_PLUS, AIRFLOW_V_3_3_PLUS
 
 log = logging.getLogger(__name__)
 LIKE_ESCAPE = "\\"
@@ -521,7 +521,7 @@ def trigger_run(dag_id: str, username: str) -> str:
             raise NotFound(f"There is no DAG {dag_id!r}.", title=title)
         if dm.has_import_errors:
             raise BadInput(f"DAG {dag_id!r} has import errors and cannot be triggered.", title=title)
-        allowed = getattr(dm, "allowed_run_types", None)
+        allowed = dm.allowed_run_types if AIRFLOW_V_3_2_PLUS else None  # the column exists from 3.2
         if allowed is not None and "manual" not in {str(getattr(t, "value", t)) for t in allowed}:
             raise BadInput(f"DAG {dag_id!r} does not allow manual runs.", title=title)
         try:
@@ -557,7 +557,9 @@ def _create_manual_run(dag_id: str, username: str, session: Session) -> str | No
         return None
     # The React UI's trigger form defaults the logical date to "now".
     params = TriggerDAGRunPostBody(logical_date=datetime.now(UTC)).validate_context(dag)
-    extra: dict[str, Any] = {k: params[k] for k in ("partition_key", "partition_date") if k in params}
+    # Partitioned runs: validate_context returns partition_key from 3.2, partition_date from 3.3.
+    partition = ("partition_key", "partition_date") if AIRFLOW_V_3_3_PLUS else ("partition_key",)
+    extra: dict[str, Any] = {k: params[k] for k in partition} if AIRFLOW_V_3_2_PLUS else {}
     if AIRFLOW_V_3_1_PLUS:
         extra["triggering_user_name"] = username
     run = dag.create_dagrun(

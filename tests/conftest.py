@@ -189,7 +189,9 @@ def plugin_app(airflow_db: Path, hopsworks: FakeHopsworks) -> Any:
         app.config["WTF_CSRF_ENABLED"] = True  # the pages' forms are tested with their CSRF tokens
         return app
     from airflow.providers.fab.www.app import create_app
+    from airflow.providers_manager import ProvidersManager
 
+    ProvidersManager().initialize_providers_configuration()  # [fab] defaults (3.0 loads them lazily)
     return create_app(enable_plugins=True)
 
 

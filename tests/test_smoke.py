@@ -46,7 +46,7 @@ def test_airflow_lists_the_plugin(airflow_db):
         env=dict(os.environ), capture_output=True, text=True, timeout=180, check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    listed = json.loads(result.stdout[result.stdout.index("["):])
+    listed = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("[{")))
     hopsworks = [p for p in listed if p["name"] == "hopsworks"]
     assert hopsworks, result.stdout[-2000:]
     assert "HopsworksExecutionLink" in str(hopsworks[0])
