@@ -68,8 +68,8 @@ def normalize(raw: str | None) -> str:
 
 def _refusal(identity: KeyIdentity, tail: str = " Nothing was saved.") -> PluginError:
     err = identity.error
-    if err is not None and err.kind is not Failure.API:  # Hopsworks down, too slow, connection misconfigured
-        return err
+    if err is not None and (err.kind is not Failure.API or err.http_status not in (401, 403)):
+        return err  # Hopsworks down, too slow, answering 5xx, the connection misconfigured: not about the key
     if not identity.authenticated:
         reason = (err.usr_msg or err.error_msg) if err is not None else None
         return KeyRefused(f"Hopsworks refused this key: {str(reason or identity.problem).rstrip('.')}.{tail}")
