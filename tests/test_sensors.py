@@ -12,8 +12,12 @@ import pytest
 from hopsworks_ui_plugin.errors import HopsworksError
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
-from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
-from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from hopsworks_ui_plugin.sensors.hopsworks import (
+    HopsworksDatasetSensor,
+    HopsworksJobFinishSensor,
+    HopsworksJobSuccessSensor,
+)
+from hopsworks_ui_plugin.triggers.hopsworks import HopsworksDatasetTrigger, HopsworksExecutionTrigger
 from hopsworks_ui_plugin.version_compat import AirflowException
 from tests.conftest import seed_key
 from tests.dag_runner import RecordingTI, run_dag
@@ -212,6 +216,218 @@ def test_trigger_on_kill_with_the_agent_key_warns_and_does_not_fail(hw, caplog):
     trigger = HopsworksExecutionTrigger(project_id=119, job_name="etl", execution_id=execution_id)
     asyncio.run(trigger.on_kill())  # AGENT may not stop: a warning, no exception
     assert hw.state.get_execution(execution_id)["state"] != "KILLED"
+
+
+# ---- the dataset sensor (HopsworksDatasetSensor, a.k.a. HopsworksHdfsSensor) ----
+#
+# hopsworks_default holds the AGENT key (Hopsworks' Airflow service user), which may not read datasets;
+# these tasks use the pages' connection (``hopsworks_ui``: a HOPS_USER key with DATASET_VIEW) or say why not.
+
+DATASET_SENSOR = "from hopsworks_ui_plugin.sensors.hopsworks import HopsworksDatasetSensor\n"
+ODD_PATH = "Resources/in coming/dätä #1?.csv"  # a space, non-ASCII letters, '#' and '?' (URL syntax)
+
+
+class AppearsAfterFirstMiss:
+    """Creates ``path`` in the fake's project once the fake has answered one stat of it with 404: the
+    sensor demonstrably looked before the file was there (however long the DAG run takes to start)."""
+
+    def __init__(self, hw, path: str, project_id: int = 119) -> None:
+        self.hw, self.path, self.project_id = hw, path, project_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.02):
+            if any(r.status == 404 for r in stat_requests(self.hw)):
+                self.hw.state.add_dataset_path(self.project_id, self.path, "a,b\n")
+                return
+
+    def __enter__(self) -> AppearsAfterFirstMiss:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def stat_requests(hw) -> list:
+    return [r for r in hw.requests if "/dataset/" in r.path and r.query.get("action") == ["stat"]]
+
+
+@pytest.fixture()
+def dataset_hw(hw):
+    """The fake with ODD_PATH absent before and after the test."""
+    hw.state.remove_dataset_path(119, ODD_PATH)
+    yield hw
+    hw.state.remove_dataset_path(119, ODD_PATH)
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_dataset_sensor_waits_until_the_path_appears(dataset_hw, airflow_db, mode):
+    with AppearsAfterFirstMiss(dataset_hw, ODD_PATH):
+        dag_run, tis = run_dag(
+            DATASET_SENSOR
+            + f"""
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
+    HopsworksDatasetSensor(task_id="wait", project_name="demo_fs", path={ODD_PATH!r},
+                           hopsworks_conn_id="hopsworks_ui", poke_interval=0.1, timeout=60,
+                           mode={"reschedule" if mode == "reschedule" else "poke"!r}, deferrable={mode == "deferrable"})
+"""
+        )
+    assert tis["wait"].state == "success", dag_run.state
+    answers = [r.status for r in stat_requests(dataset_hw)]
+    assert answers[0] == 404 and answers[-1] == 200  # it looked before the file was there, and again after
+    if mode == "reschedule":
+        assert reschedules(tis["wait"]) >= 1
+
+
+def test_dataset_sensor_times_out_when_the_path_never_appears(dataset_hw, airflow_db):
+    dag_run, tis = run_dag(
+        DATASET_SENSOR
+        + f"""
+with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
+    HopsworksDatasetSensor(task_id="wait", project_name="demo_fs", path={ODD_PATH!r},
+                           hopsworks_conn_id="hopsworks_ui", poke_interval=0.1, timeout=0.5)
+"""
+    )
+    assert tis["wait"].state == "failed"
+
+
+def dataset_sensor(path: str = "Resources/data.csv", **kwargs) -> HopsworksDatasetSensor:
+    kwargs.setdefault("project_name", "demo_fs")
+    kwargs.setdefault("hopsworks_conn_id", "hopsworks_ui")
+    return HopsworksDatasetSensor(task_id="s", path=path, owner="alice", **kwargs)
+
+
+def test_dataset_sensor_quotes_each_path_segment(dataset_hw):
+    dataset_hw.state.add_dataset_path(119, ODD_PATH, "x")
+    assert dataset_sensor(ODD_PATH).poke(sensor_context()) is True
+    (stat,) = stat_requests(dataset_hw)
+    assert stat.path.endswith("/project/119/dataset/Resources/in%20coming/d%C3%A4t%C3%A4%20%231%3F.csv")
+    assert stat.status == 200
+
+
+def test_dataset_sensor_accepts_its_own_projects_absolute_path(dataset_hw):
+    sensor = dataset_sensor("/Projects/demo_fs/Resources/data.csv")
+    assert sensor.poke(sensor_context()) is True
+    assert stat_requests(dataset_hw)[0].path.endswith("/project/119/dataset/Resources/data.csv")
+
+
+@pytest.mark.parametrize("path", ["../analytics/Resources/x", "Resources/../../analytics/x", "Resources/..",
+                                  "/Projects/analytics/Resources/x", "/etc/passwd", "Resources\\..\\x", ""])
+def test_dataset_sensor_refuses_paths_that_leave_the_project(hw, path):
+    with pytest.raises(ValueError, match="path"):
+        dataset_sensor(path)  # at DAG parse time
+    hook = HopsworksHook("hopsworks_ui", project_id=119, project_name="demo_fs")
+    with pytest.raises(HopsworksError):
+        hook.dataset_exists(path)
+    assert not [r for r in hw.requests if "/dataset/" in r.path]  # nothing was asked
+
+
+def test_dataset_sensor_refuses_a_templated_path_that_leaves_the_project(hw):
+    sensor = dataset_sensor("{{ params.where }}")
+    sensor.path = "Resources/../../analytics/secret"  # what the template rendered
+    with pytest.raises(AirflowException, match=r"'\.\.'"):
+        sensor.poke(sensor_context())
+    assert not [r for r in hw.requests if "/dataset/" in r.path]
+
+
+def test_dataset_sensor_404_is_not_yet_but_other_errors_fail(dataset_hw):
+    assert dataset_sensor(ODD_PATH).poke(sensor_context()) is False  # 404 110008: not there yet
+    hook = HopsworksHook("hopsworks_ui")
+    with pytest.raises(HopsworksError) as missing_project:  # 404 150004 is not "path missing"
+        hook.dataset_exists("Resources/data.csv", project_id=999)
+    assert missing_project.value.http_status == 404 and missing_project.value.error_code == 150004
+    sensor = dataset_sensor()
+    dataset_hw.inject_fault(503, count=None, path_contains="/dataset/")
+    assert sensor.poke(sensor_context()) is False  # 503 after the hook's retries: an outage, ask again later
+    dataset_hw.clear_faults()
+    assert sensor.poke(sensor_context()) is True
+
+
+def test_dataset_sensor_with_the_agent_key_says_why_it_cannot(hw):
+    sensor = dataset_sensor(hopsworks_conn_id="hopsworks_default")  # AGENT, like Hopsworks' own service key
+    with pytest.raises(AirflowException) as refused:
+        sensor.poke(sensor_context())
+    message = str(refused.value)
+    assert "AGENT" in message and "DATASET_VIEW" in message and "hw_api_key" in message
+    assert seed_key("airflow") not in message
+
+
+def test_dataset_sensor_with_a_key_without_dataset_scope_says_so(hw):
+    sensor = dataset_sensor(params={"hw_api_key": seed_key("alice")})  # HOPS_USER, scopes JOB and PROJECT only
+    with pytest.raises(AirflowException, match="lacks the DATASET_VIEW scope"):
+        sensor.poke({"ti": RecordingTI(), "params": {"hw_api_key": seed_key("alice")}})
+
+
+def test_dataset_sensor_owner_check_applies_too(hw):
+    sensor = dataset_sensor()
+    sensor.owner = "dave"
+    with pytest.raises(AirflowException, match="not a member"):
+        sensor.poke(sensor_context())
+    assert not stat_requests(hw)
+
+
+def test_dataset_sensor_shared_key_scope_check_applies_too(hw, monkeypatch):
+    """The pre-launch "which project may this task reach" check: a DAG file outside every project folder
+    (here: no file at all) may not use the shared key once the admin has not allowed it."""
+    monkeypatch.setenv("AIRFLOW__HOPSWORKS__ALLOW_SHARED_KEY_OUTSIDE_PROJECTS", "False")
+    with pytest.raises(AirflowException, match="outside every project folder"):
+        dataset_sensor().poke(sensor_context())
+    assert not stat_requests(hw)
+
+
+def test_dataset_sensor_reschedule_gives_the_slot_back(dataset_hw):
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    sensor = dataset_sensor(ODD_PATH, mode="reschedule", poke_interval=30)
+    context = sensor_context()
+    context.update(task_reschedule_count=0)
+    with pytest.raises(AirflowRescheduleException):
+        sensor.execute(context)
+
+
+def test_hdfs_sensor_is_the_dataset_sensor_under_hopsworks_name():
+    import warnings
+
+    from hopsworks_ui_plugin.sensors import HopsworksHdfsSensor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy = importlib.import_module("hopsworks_plugin.sensors.hopsworks_sensor")
+    assert HopsworksHdfsSensor is HopsworksDatasetSensor
+    assert legacy.HopsworksHdfsSensor is HopsworksDatasetSensor
+    assert legacy.HopsworksDatasetSensor is HopsworksDatasetSensor
+
+
+def test_dataset_trigger_serialization_round_trips():
+    given = {"project_id": 119, "path": "Resources/a b.csv", "hopsworks_conn_id": "hw_other",
+             "poll_interval": 2.5, "deadline": 1234.5, "hw_api_key": "k.s"}
+    classpath, kwargs = HopsworksDatasetTrigger(**given).serialize()
+    assert classpath == "hopsworks_ui_plugin.triggers.hopsworks.HopsworksDatasetTrigger"
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert {key: getattr(rebuilt, key) for key in given} == given
+
+
+def test_dataset_trigger_fires_once_the_path_appears(dataset_hw):
+    with AppearsAfterFirstMiss(dataset_hw, ODD_PATH):
+        trigger = HopsworksDatasetTrigger(project_id=119, path=ODD_PATH, hopsworks_conn_id="hopsworks_ui",
+                                          poll_interval=0.05, deadline=time.time() + 20)
+        event, count = asyncio.run(first_event(trigger))
+    assert (event["status"], event["path"], count) == ("success", ODD_PATH, 1)
+    assert len(stat_requests(dataset_hw)) >= 2
+
+
+def test_dataset_trigger_times_out_and_reports_errors(dataset_hw):
+    trigger = HopsworksDatasetTrigger(project_id=119, path=ODD_PATH, hopsworks_conn_id="hopsworks_ui",
+                                      poll_interval=0.05, deadline=time.time() + 0.3)
+    event, count = asyncio.run(first_event(trigger))
+    assert (event["status"], count) == ("timeout", 1)
+    agent = HopsworksDatasetTrigger(project_id=119, path="Resources/data.csv", poll_interval=0.05)
+    event, count = asyncio.run(first_event(agent))
+    assert (event["status"], count) == ("error", 1) and "AGENT" in event["message"]
 
 
 # ---- stop until final, outages (poll and deferrable) ----

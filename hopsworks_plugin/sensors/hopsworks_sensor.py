@@ -1,8 +1,13 @@
 """Legacy import path of the Hopsworks sensors."""
 
 from hopsworks_plugin import warn_deprecated
-from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
+from hopsworks_ui_plugin.sensors.hopsworks import (
+    HopsworksDatasetSensor,
+    HopsworksHdfsSensor,
+    HopsworksJobFinishSensor,
+    HopsworksJobSuccessSensor,
+)
 
 warn_deprecated(__name__, "hopsworks_ui_plugin.sensors.hopsworks")
 
-__all__ = ["HopsworksJobFinishSensor", "HopsworksJobSuccessSensor"]
+__all__ = ["HopsworksDatasetSensor", "HopsworksHdfsSensor", "HopsworksJobFinishSensor", "HopsworksJobSuccessSensor"]

@@ -36,6 +36,8 @@ SERVICE_EMAILS = frozenset({"airflow@hopsworks.ai", "serving@hopsworks.se", "onl
 #: Hopsworks' errorCode when the key's user has a platform role the endpoint does not allow
 #: (e.g. an AGENT key on ``GET /project`` or on logs and stop).
 NO_VALID_ROLE = 320003
+#: Hopsworks' errorCode when the API key lacks the scope the endpoint needs (e.g. DATASET_VIEW).
+NO_VALID_SCOPE = 320004
 #: How Hopsworks' log endpoint starts its answer for a log over its display limit (§1.5).
 LOG_TOO_BIG_PREFIX = "Log is too big to display"
 #: Hopsworks' display limit for logs (bytes, ``Settings`` L1649).
@@ -201,6 +203,41 @@ def team_members(project: dict[str, Any]) -> dict[str, str]:
 
 def _q(segment: str | int) -> str:
     return quote(str(segment), safe="")
+
+
+#: Hopsworks' Dataset error codes (range 110000, hopsworks-rest.md §5): a 404 with one of them means
+#: "no such file or dataset"; any other 404 (e.g. 150004, no such project) is not a missing path.
+DATASET_ERROR_CODES = range(110000, 111000)
+
+
+def dataset_relpath(path: str, project_name: str | None = None) -> str:
+    """A dataset path as a clean path relative to the project root (``Resources/in.csv``).
+
+    Accepts ``Resources/in.csv`` or ``/Projects/<project_name>/Resources/in.csv``. Refuses (ValueError)
+    anything that could leave the project: a ``..`` segment, another project's or any other absolute
+    path, backslashes (Hopsworks' HDFS paths have none; some servers read them as separators) and
+    control characters. ``.`` and empty segments are dropped.
+    """
+    text = str(path or "")
+    if not text.strip():
+        raise ValueError("The dataset path is empty")
+    if "\\" in text or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError(f"The dataset path {text!r} contains a backslash or a control character")
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ValueError(f"The dataset path {text!r} contains '..': it must stay inside the project")
+    if text.startswith("/"):
+        if parts[:1] != ["Projects"] or len(parts) < 2:
+            raise ValueError(f"The absolute dataset path {text!r} is not under /Projects/<project>/")
+        if project_name is None or parts[1] != project_name:
+            raise ValueError(
+                f"The dataset path {text!r} is not in project {project_name!r}: a task may only wait for "
+                "paths of its own project"
+            )
+        parts = parts[2:]
+    if not parts:
+        raise ValueError(f"The dataset path {text!r} names the project itself, not a path in it")
+    return "/".join(parts)
 
 
 class HopsworksHook(BaseHook):
@@ -643,6 +680,43 @@ class HopsworksHook(BaseHook):
         if text.startswith(LOG_TOO_BIG_PREFIX):
             return ExecutionLog("", True, path)
         return ExecutionLog(text, False, path)
+
+    # ---- datasets ----
+    def dataset_exists(self, path: str, project_id: int | None = None) -> bool:
+        """Whether ``path`` (see :func:`dataset_relpath`) exists in the project's datasets.
+
+        ``GET /project/{id}/dataset/<path>?action=stat`` (hopsworks-rest.md §6.7, §8): 200 → True; 404
+        with a Dataset error code → False. Anything else raises :class:`HopsworksError`; a key whose
+        platform role may not read datasets (AGENT, Hopsworks' Airflow service user) or that lacks the
+        DATASET_VIEW scope gets a message saying which key would do.
+        """
+        project_name = self.project_name
+        if str(path).startswith("/") and project_name is None:
+            project_name = self.resolve_project()[1]
+        try:
+            rel = dataset_relpath(path, project_name)
+        except ValueError as err:
+            raise HopsworksError(str(err), kind=Failure.CONFIG) from None
+        quoted = "/".join(_q(part) for part in rel.split("/"))
+        try:
+            self.request("GET", f"project/{self._pid(project_id)}/dataset/{quoted}", params={"action": "stat"})
+        except HopsworksError as err:
+            if err.http_status == 404 and err.error_code in DATASET_ERROR_CODES:
+                return False
+            if err.http_status == 403 and err.error_code in (NO_VALID_ROLE, NO_VALID_SCOPE):
+                why = ("its user's platform role (AGENT, like Hopsworks' Airflow service user) may not read "
+                       "project datasets" if err.error_code == NO_VALID_ROLE
+                       else "it lacks the DATASET_VIEW scope")
+                raise HopsworksError(
+                    f"Hopsworks refused to look up dataset path {rel!r}: the API key of connection "
+                    f"{self.hopsworks_conn_id!r}{' (or the task’s own key)' if self._override_key else ''} cannot "
+                    f"read datasets, {why}. Use a HOPS_USER key with the DATASET_VIEW scope of a member of the "
+                    "project: in the task's connection (hopsworks_conn_id=...) or params={'hw_api_key': ...}.",
+                    http_status=err.http_status, error_code=err.error_code, error_msg=err.error_msg,
+                    usr_msg=err.usr_msg,
+                ) from None
+            raise
+        return True
 
     # ---- links ----
     def job_url(self, job_name: str, project_id: int | None = None) -> str:

@@ -1,3 +1,8 @@
-from hopsworks_ui_plugin.sensors.hopsworks import HopsworksJobFinishSensor, HopsworksJobSuccessSensor
+from hopsworks_ui_plugin.sensors.hopsworks import (
+    HopsworksDatasetSensor,
+    HopsworksHdfsSensor,
+    HopsworksJobFinishSensor,
+    HopsworksJobSuccessSensor,
+)
 
-__all__ = ["HopsworksJobFinishSensor", "HopsworksJobSuccessSensor"]
+__all__ = ["HopsworksDatasetSensor", "HopsworksHdfsSensor", "HopsworksJobFinishSensor", "HopsworksJobSuccessSensor"]

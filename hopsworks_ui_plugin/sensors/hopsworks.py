@@ -1,4 +1,4 @@
-"""Sensors for "a Hopsworks job finished" and "a Hopsworks job succeeded".
+"""Sensors for "a Hopsworks job finished", "a Hopsworks job succeeded" and "a dataset path exists".
 
 Legacy semantics watch the job's latest execution. Pass ``execution_id`` or ``launch_task_id``
 (the task id of a HopsworksLaunchOperator with ``wait_for_completion=False``) to watch exactly
@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook
+from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook, dataset_relpath
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
 from hopsworks_ui_plugin.states import Outcome, is_final, outcome
 from hopsworks_ui_plugin.task_support import HopsworksTaskMixin, Outage
-from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from hopsworks_ui_plugin.triggers.hopsworks import HopsworksDatasetTrigger, HopsworksExecutionTrigger
 from hopsworks_ui_plugin.version_compat import AirflowException, BaseSensorOperator, conf_getboolean
 
 
@@ -162,3 +162,112 @@ class HopsworksJobSuccessSensor(HopsworksJobFinishSensor):
             )
         self.log.info("Hopsworks execution %s of %r: %s / %s", execution.get("id"), self.job_name, state, final_status)
         return result is Outcome.SUCCEEDED
+
+
+class HopsworksDatasetSensor(HopsworksTaskMixin, BaseSensorOperator):
+    """Succeeds once ``path`` exists in the project's datasets (``GET /project/{id}/dataset/<path>?action=stat``:
+    200 exists, 404 not yet). Hopsworks calls it ``HopsworksHdfsSensor``; both names work.
+
+    :param path: relative to the project root (``Resources/input/part-0.csv``) or absolute
+        (``/Projects/<project>/Resources/...``); a path that could leave the project (``..``, another
+        project's) is refused.
+    :param project_id: / :param project_name: the project (give the name with an AGENT key).
+
+    The key needs the DATASET_VIEW scope and a platform role that may read datasets: Hopsworks' own
+    Airflow service user (AGENT) may not, and the task then fails saying so. Like the job sensors, a
+    task using the shared connection's key may reach only the project whose folder holds its DAG file,
+    and its owner must be a member of that project. Failures that may pass (outage, 429, 5xx) are "not
+    yet"; anything else (no such project, a refused key, a bad path) fails the task.
+    """
+
+    template_fields: Sequence[str] = ("path", "project_name")
+    #: No job: an id-only project is resolved without one (give project_name with an AGENT key).
+    job_name = ""
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        project_id: int | None = None,
+        project_name: str | None = None,
+        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
+        deferrable: bool = conf_getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 10)
+        super().__init__(**kwargs)
+        self.path = path
+        self.project_id = int(project_id) if project_id is not None else None
+        self.project_name = project_name
+        self.hopsworks_conn_id = hopsworks_conn_id
+        self.deferrable = deferrable
+        self._outage: Outage | None = None
+        if "{{" not in str(path) and not (str(path).startswith("/") and project_name is None):
+            dataset_relpath(path, project_name)  # a bad path fails when the DAG is parsed, not at run time
+
+    def _relpath(self, project_name: str) -> str:
+        try:
+            return dataset_relpath(self.path, project_name)
+        except ValueError as err:
+            raise AirflowException(str(err)) from None
+
+    def poke(self, context: Any) -> bool:
+        """One look; a look that fails but may pass later is "not yet" (one warning per outage)."""
+        if self._outage is None:
+            self._outage = Outage(self.log, f"dataset path {self.path!r}")
+        hook = None
+        try:
+            hook = self.make_hook(context)
+            _, project_name = hook.resolve_project()
+            relative = self._relpath(project_name)
+            exists = hook.dataset_exists(relative)
+        except HopsworksError as err:
+            if not err.retryable:
+                raise
+            self._outage.failed(err)
+            return False
+        finally:
+            if hook is not None:
+                hook.close()
+        self._outage.answered()
+        self.log.info("Dataset path %r of project %s %s", relative, project_name,
+                      "exists" if exists else "does not exist yet")
+        return exists
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        hook = self.make_hook(context)
+        try:
+            project_id, project_name = hook.resolve_project()
+            relative = self._relpath(project_name)
+            try:
+                if hook.dataset_exists(relative, project_id):
+                    self.log.info("Dataset path %r of project %s exists", relative, project_name)
+                    return None
+            except HopsworksError as err:
+                if not err.retryable:
+                    raise
+                self.log.warning("Hopsworks did not answer (%s); deferring, the triggerer keeps asking.", err)
+        finally:
+            hook.close()
+        self.defer(
+            trigger=HopsworksDatasetTrigger(
+                project_id=project_id,
+                path=relative,
+                hopsworks_conn_id=self.hopsworks_conn_id,
+                poll_interval=float(self.poke_interval),  # type: ignore[arg-type]
+                deadline=time.time() + float(self.timeout),  # type: ignore[arg-type]
+                hw_api_key=self._api_key_from_params(context),
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
+        if event.get("status") != "success":
+            raise AirflowException(event.get("message") or f"Hopsworks trigger ended with {event.get('status')}")
+        self.log.info("%s", event.get("message"))
+
+
+#: The name Hopsworks' own Airflow integration uses (hopsworks-rest.md §6.7, §7.2).
+HopsworksHdfsSensor = HopsworksDatasetSensor

@@ -1,3 +1,3 @@
-from hopsworks_ui_plugin.triggers.hopsworks import HopsworksExecutionTrigger
+from hopsworks_ui_plugin.triggers.hopsworks import HopsworksDatasetTrigger, HopsworksExecutionTrigger
 
-__all__ = ["HopsworksExecutionTrigger"]
+__all__ = ["HopsworksDatasetTrigger", "HopsworksExecutionTrigger"]

@@ -1,10 +1,11 @@
-"""HopsworksExecutionTrigger: waits for a Hopsworks execution in the triggerer, holding no worker slot."""
+"""Triggers that wait in the triggerer, holding no worker slot: HopsworksExecutionTrigger (a Hopsworks
+execution) and HopsworksDatasetTrigger (a path in a project dataset)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
@@ -15,7 +16,73 @@ from hopsworks_ui_plugin.task_support import Outage
 from hopsworks_ui_plugin.version_compat import BaseHook, BaseTrigger, TriggerEvent, conf_getint
 
 
-class HopsworksExecutionTrigger(BaseTrigger):
+class HopsworksPollingTrigger(BaseTrigger):
+    """What the Hopsworks triggers share: the hook (connection read asynchronously, one pooled session
+    per run) and :meth:`poll_until`, the wait loop (retryable failures retried until the deadline with one
+    warning per outage, other failures an ``error`` event). Subclasses set ``project_id``,
+    ``hopsworks_conn_id``, ``hw_api_key``, ``poll_interval``, ``deadline`` and ``_hook = None``."""
+
+    project_id: int
+    hopsworks_conn_id: str
+    hw_api_key: str | None
+    poll_interval: float
+    deadline: float | None
+    _hook: HopsworksHook | None
+
+    async def _get_hook(self) -> HopsworksHook:
+        if self._hook is None:
+            aget = getattr(BaseHook, "aget_connection", None)
+            if aget is not None:
+                conn = await aget(self.hopsworks_conn_id)
+            else:  # pragma: no cover - Airflow 2
+                conn = await asyncio.to_thread(BaseHook.get_connection, self.hopsworks_conn_id)
+            self._hook = HopsworksHook(
+                self.hopsworks_conn_id, project_id=self.project_id, hw_api_key=self.hw_api_key, connection=conn
+            )
+        return self._hook
+
+    async def poll_until(
+        self,
+        look: Callable[[HopsworksHook], Any],
+        decide: Callable[[Any], TriggerEvent | None],
+        timed_out: Callable[[Any, str], TriggerEvent],
+        failed: Callable[[HopsworksError], TriggerEvent],
+        what: str,
+    ) -> AsyncIterator[TriggerEvent]:
+        """Yield exactly one event: ``look(hook)`` runs in a thread (the hook is synchronous; the
+        triggerer's event loop stays free) every ``poll_interval`` s until ``decide(answer)`` returns an
+        event, or ``timed_out(last answer, outage note)`` at the deadline, or ``failed(err)`` for a
+        failure that will not pass by asking again."""
+        outage = Outage(self.log, what)
+        try:
+            hook = await self._get_hook()
+            while True:
+                answer = None
+                try:
+                    answer = await asyncio.to_thread(look, hook)
+                except HopsworksError as err:
+                    if not err.retryable:
+                        raise
+                    outage.failed(err)
+                else:
+                    outage.answered()
+                    event = decide(answer)
+                    if event is not None:
+                        yield event
+                        return
+                if self.deadline is not None and time.time() >= self.deadline:
+                    yield timed_out(answer, outage.note())
+                    return
+                await asyncio.sleep(self.poll_interval)
+        except HopsworksError as err:
+            yield failed(err)
+        finally:
+            if self._hook is not None:
+                self._hook.close()
+                self._hook = None
+
+
+class HopsworksExecutionTrigger(HopsworksPollingTrigger):
     """Polls one execution (or, with ``execution_id=None``, the job's latest) until it is final.
 
     Yields exactly one event: ``{"status": "success"|"failed"|"timeout"|"error", "message",
@@ -60,18 +127,6 @@ class HopsworksExecutionTrigger(BaseTrigger):
                 "hw_api_key": self.hw_api_key,
             },
         )
-
-    async def _get_hook(self) -> HopsworksHook:
-        if self._hook is None:
-            aget = getattr(BaseHook, "aget_connection", None)
-            if aget is not None:
-                conn = await aget(self.hopsworks_conn_id)
-            else:  # pragma: no cover - Airflow 2
-                conn = await asyncio.to_thread(BaseHook.get_connection, self.hopsworks_conn_id)
-            self._hook = HopsworksHook(
-                self.hopsworks_conn_id, project_id=self.project_id, hw_api_key=self.hw_api_key, connection=conn
-            )
-        return self._hook
 
     async def _poll(self, hook: HopsworksHook) -> dict[str, Any] | None:
         # The hook is synchronous (requests); a thread keeps the triggerer's event loop free while
@@ -168,3 +223,58 @@ class HopsworksExecutionTrigger(BaseTrigger):
         finally:
             hook.close()
             self._hook = None
+
+
+class HopsworksDatasetTrigger(HopsworksPollingTrigger):
+    """Polls ``GET /project/{id}/dataset/<path>?action=stat`` until the path exists.
+
+    Yields exactly one event: ``{"status": "success"|"timeout"|"error", "message", "path"}``.
+    ``path`` is relative to the project root (the sensor resolves it); ``deadline`` is wall-clock
+    epoch seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        project_id: int,
+        path: str,
+        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        hw_api_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.project_id = int(project_id)
+        self.path = path
+        self.hopsworks_conn_id = hopsworks_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.hw_api_key = hw_api_key
+        self._hook: HopsworksHook | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "project_id": self.project_id,
+                "path": self.path,
+                "hopsworks_conn_id": self.hopsworks_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "hw_api_key": self.hw_api_key,
+            },
+        )
+
+    def _event(self, status: str, message: str) -> TriggerEvent:
+        return TriggerEvent({"status": status, "message": message, "path": self.path})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        where = f"{self.path!r} in project {self.project_id}'s datasets"
+        async for event in self.poll_until(
+            lambda hook: hook.dataset_exists(self.path, self.project_id),
+            lambda exists: self._event("success", f"Dataset path {where} exists") if exists else None,
+            lambda _answer, note: self._event("timeout", f"Timed out waiting for dataset path {where}{note}"),
+            lambda err: self._event("error", str(err)),
+            f"dataset path {where}",
+        ):
+            yield event
