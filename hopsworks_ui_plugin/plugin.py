@@ -20,8 +20,8 @@ from hopsworks_ui_plugin.views.base import STATIC_FOLDER
 from hopsworks_ui_plugin.views.builder import HopsworksBuilderView
 from hopsworks_ui_plugin.views.connection import HopsworksConnectionView
 from hopsworks_ui_plugin.views.dag_files import HopsworksDagFilesView
-from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
 from hopsworks_ui_plugin.views.editor import HopsworksEditorView
+from hopsworks_ui_plugin.views.jobs import HopsworksProjectsView
 from hopsworks_ui_plugin.views.keys import HopsworksKeyView
 from hopsworks_ui_plugin.views.my_dags import HopsworksMyDagsView
 
