@@ -97,8 +97,9 @@
     var row = {id: nextId++, el: el, upstream: new Set()};
     rows.push(row);
     tasksBox.appendChild(el);
-    ["name", "kind", "job", "arguments", "wait", "condition", "path"].forEach(function (key) {
-      if (task && task[key] !== undefined) { field(row, key).value = task[key]; }
+    var defaults = {name: "", kind: "run_job", job: "", arguments: "", wait: "worker", condition: "succeeded", path: ""};
+    Object.keys(defaults).forEach(function (key) {
+      field(row, key).value = task && task[key] !== undefined ? task[key] : defaults[key];
     });
     el.dataset.row = String(row.id);
     field(row, "kind").addEventListener("change", function () { showKind(row); });

@@ -58,7 +58,9 @@ def _first_difference(actual: list[str], expected: list[str]) -> str:
                 f"line {number} is not what the builder wrote there"
     if len(actual) > len(expected):
         return f"lines were added after line {len(expected)}"
-    return f"it ends after line {len(actual)}, before the builder's code does"
+    if len(actual) < len(expected):
+        return f"it ends after line {len(actual)}, before the builder's code does"
+    return "its line endings or its last line break were changed"
 
 
 def parse(source: bytes, project: str | None = None) -> Parsed:
@@ -86,7 +88,7 @@ def parse(source: bytes, project: str | None = None) -> Parsed:
         return Parsed(None, _sentence(f"its builder block cannot be read: {err}"))
     if expected != text:
         return Parsed(None, _sentence(f"it was edited by hand after the builder wrote it: "
-                                      f"{_first_difference(lines, expected.split(chr(10)))}"))
+                                      f"{_first_difference(text.splitlines(), expected.splitlines())}"))
     return Parsed(spec)
 
 

@@ -25,7 +25,7 @@ DAG_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 MAX_DAG_ID = 120
 #: A task name is its task_id and the Python variable holding it.
 TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MAX_TASK_NAME = 100
+MAX_TASK_NAME = 80  # "    <name> = HopsworksJobSuccessSensor(" stays within 120 columns
 CONN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$")
 MAX_TASKS = 100
 MAX_TAGS = 20
