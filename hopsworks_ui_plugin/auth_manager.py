@@ -155,6 +155,8 @@ class HopsworksAuthManager(FabAuthManager):
             return False
         if not details or not details.id or not self._restricted(user):
             return True
+        if details.id.startswith(access.AUDIT_SCOPE_PREFIX):  # the plugin's audit entries of a project
+            return details.id in self._audit_scopes(user)
         return details.id in self._allowed_ids(user, [details.id])
 
     def batch_is_authorized_dag(self, requests: Sequence[IsAuthorizedDagRequest], *, user: Any = None) -> bool:
@@ -180,9 +182,12 @@ class HopsworksAuthManager(FabAuthManager):
         self, *, user: Any, method: Any = "GET", session: Session = NEW_SESSION
     ) -> set[str]:
         if not self._restricted(user):
-            return super().get_authorized_dag_ids(user=user, method=method, session=session)
+            return super().get_authorized_dag_ids(user=user, method=method, session=session) | (
+                metadb.audit_scopes(access.AUDIT_SCOPE_PREFIX, session=session) if method == "GET" else set())
         allowed = self._allowed_ids(user, None, session=session)
         if self._is_authorized(method=method, resource_type=fab_resource_dag(), user=user):
+            if method == "GET":  # the event-log filter: the plugin's audit entries of the user's projects
+                allowed |= self._audit_scopes(user)
             return allowed  # FAB allows every DAG: skip loading all ids just to intersect
         return allowed & super().get_authorized_dag_ids(user=user, method=method, session=session)
 
@@ -199,6 +204,59 @@ class HopsworksAuthManager(FabAuthManager):
         if not self._restricted(user) or not fab_ok:
             return fab_ok
         return fab_ok & self._allowed_ids(user, fab_ok)
+
+    # --- the audit log and assets -----------------------------------------------------------
+    #
+    # Audit log: the plugin files its entries about a project's jobs and files under the pseudo DAG id
+    # ``hopsworks:<project folder>`` (:func:`hopsworks_ui_plugin.access.audit_scope`); admins read all of
+    # them, other users those of the projects they are members of. Entries about a DAG carry its id and
+    # follow the DAG rule. Airflow shows entries *without* a DAG id to every audit-log reader.
+    #
+    # Assets follow the DAG rule for non-admins: an asset is visible through the DAGs that schedule on,
+    # produce or read it, and an asset event may be created only when every DAG it would start may be
+    # triggered by the user. ``GET /api/v2/assets`` has no per-user filter in Airflow, so a non-admin must
+    # narrow it with ``dag_ids=`` to DAGs they may read (the unfiltered list is refused: it would name
+    # other projects' assets and DAGs); :mod:`hopsworks_ui_plugin.asset_guard` tells which request is asked.
+
+    @staticmethod
+    def _audit_scopes(user: Any) -> set[str]:
+        return {f"{access.AUDIT_SCOPE_PREFIX}{f}" for f in member_project_folders(username_of(user))}
+
+    def _may_trigger(self, user: Any, dag_ids: set[str]) -> bool:
+        from hopsworks_ui_plugin.version_compat import dag_resource_details
+
+        _DagAccessEntity, DagDetails = dag_resource_details()
+        if not dag_ids <= self._allowed_ids(user, dag_ids):
+            return False
+        return all(FabAuthManager.is_authorized_dag(self, method="POST", access_entity=_DagAccessEntity.RUN,
+                                                    details=DagDetails(id=d), user=user) for d in dag_ids)
+
+    def is_authorized_asset(self, *, method: Any, user: Any, details: Any = None) -> bool:
+        if not super().is_authorized_asset(method=method, user=user, details=details):
+            return False
+        if not self._restricted(user):
+            return True
+        asset_id = getattr(details, "id", None)
+        if asset_id not in (None, ""):  # one asset: through a DAG the user may read
+            try:
+                dag_ids = metadb.asset_dag_ids(int(asset_id))
+            except ValueError:
+                return False
+            return bool(dag_ids and self._allowed_ids(user, dag_ids))
+        from hopsworks_ui_plugin import asset_guard
+
+        asked = asset_guard.current()
+        if asked is None:
+            return True  # other asset lists (events, aliases, queued events) keep FAB's answer and filters
+        if asked.kind == "list":
+            wanted = set(asked.dag_ids)
+            return bool(wanted) and wanted <= self._allowed_ids(user, wanted)
+        if asked.asset_id is None:
+            return False
+        seen = metadb.asset_dag_ids(asked.asset_id)
+        if not seen or not self._allowed_ids(user, seen):
+            return False  # an asset the user cannot see
+        return self._may_trigger(user, metadb.asset_consumer_dag_ids(asked.asset_id))
 
     # --- Airflow 2 (FAB provider 1.5): the user defaults to the logged-in one; lists come from
     # get_permitted_dag_ids/filter_permitted_dag_ids (Airflow 3 calls the two methods above instead).

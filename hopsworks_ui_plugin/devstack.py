@@ -301,6 +301,13 @@ def _create_users(users: list[dict[str, str]]) -> None:
                 perm = sm.create_permission(action, resource)
                 if role is not None and perm is not None:
                     sm.add_permission_to_role(role, perm)
+        # Like Hopsworks' own Airflow: users read the Audit Log (FAB gives it to admins only), which
+        # HopsworksAuthManager filters to the DAGs and projects they may read (the plugin's entries too).
+        user_role = sm.find_role("User")
+        for action in ("can_read", "menu_access"):
+            perm = sm.create_permission(action, "Audit Logs")
+            if user_role is not None and perm is not None:
+                sm.add_permission_to_role(user_role, perm)
 
 
 def nav_permissions() -> list[tuple[str, str]]:

@@ -711,3 +711,120 @@ def delete_dag_records(dag_id: str) -> None:
             delete_dag(dag_id, keep_records_in_log=True, session=session)
     except DagNotFound:
         return
+
+
+# --- assets: which DAGs an asset is about (the auth manager's asset rule) ---------------------------
+
+
+def asset_dag_ids(asset_id: int, session: Session | None = None) -> set[str]:
+    """DAGs that schedule on, produce (task outlets) or read (task inlets) asset ``asset_id``: the DAGs
+    through which a user may see it. Airflow 3 only (empty on Airflow 2)."""
+    if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2 has datasets, not assets
+        return set()
+    from airflow.models.asset import DagScheduleAssetReference, TaskInletAssetReference, TaskOutletAssetReference
+
+    with _session_scope(session) as s:
+        found: set[str] = set()
+        for model in (DagScheduleAssetReference, TaskOutletAssetReference, TaskInletAssetReference):
+            found.update(s.scalars(select(model.dag_id).where(model.asset_id == int(asset_id))))
+        return found | asset_consumer_dag_ids(asset_id, session=s)
+
+
+def asset_consumer_dag_ids(asset_id: int, session: Session | None = None) -> set[str]:
+    """DAGs an event of asset ``asset_id`` may start: scheduled on the asset, or on an alias the asset
+    belongs to (counted even when paused: conservative)."""
+    if not AIRFLOW_V_3:  # pragma: no cover
+        return set()
+    from airflow.models.asset import DagScheduleAssetAliasReference, DagScheduleAssetReference, alias_association_table
+
+    with _session_scope(session) as s:
+        found = set(s.scalars(select(DagScheduleAssetReference.dag_id).where(
+            DagScheduleAssetReference.asset_id == int(asset_id))))
+        aliases = select(alias_association_table.c.alias_id).where(alias_association_table.c.asset_id == int(asset_id))
+        found.update(s.scalars(select(DagScheduleAssetAliasReference.dag_id).where(
+            DagScheduleAssetAliasReference.alias_id.in_(aliases))))
+        return found
+
+
+# --- where a DAG id was defined: collisions and contested DAGs (issue 11) --------------------------
+#
+# Airflow 3.3 keeps one ``dag`` row per DAG id: when two files define the same id, each parse of either
+# file overwrites its ``fileloc`` (last writer wins) and writes a new DAG version whose ``dag_code`` row
+# keeps that file's location; no import error is recorded (each file is parsed in its own DagBag).
+# The locations a DAG id was recorded at are therefore the row's ``fileloc`` plus every ``dag_code``
+# ``fileloc`` (Airflow 2 has no ``dag_code.dag_id``: the row's only).
+
+
+def dag_id_filelocs(dag_ids: Iterable[str], session: Session | None = None) -> dict[str, set[str]]:
+    """Every file location Airflow recorded for each of ``dag_ids`` (stale rows included); ids that
+    Airflow never recorded are absent."""
+    DagModel, _, _ = _models()
+    ids = list(dict.fromkeys(d for d in dag_ids if d))
+    found: dict[str, set[str]] = {}
+    with _session_scope(session) as s:
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            queries = [select(DagModel.dag_id, DagModel.fileloc).where(DagModel.dag_id.in_(chunk))]
+            if AIRFLOW_V_3:
+                from airflow.models.dagcode import DagCode
+
+                queries.append(select(DagCode.dag_id, DagCode.fileloc).where(DagCode.dag_id.in_(chunk)).distinct())
+            for query in queries:
+                for dag_id, fileloc in s.execute(query):
+                    if fileloc:
+                        found.setdefault(dag_id, set()).add(str(fileloc))
+    return found
+
+
+def _multi_location_ids(dag_ids: Iterable[str] | None, s: Session) -> set[str]:
+    """SQL: ids with more than one distinct recorded file location (the rare candidates)."""
+    DagModel, _, _ = _models()
+    if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2: one location per row
+        return set()
+    from airflow.models.dagcode import DagCode
+    from sqlalchemy import distinct, union
+
+    locations = union(select(DagModel.dag_id, DagModel.fileloc), select(DagCode.dag_id, DagCode.fileloc)).subquery()
+    query = (select(locations.c.dag_id).group_by(locations.c.dag_id)
+             .having(func.count(distinct(locations.c.fileloc)) > 1))
+    if dag_ids is None:
+        return set(s.scalars(query))
+    ids = list(dict.fromkeys(dag_ids))
+    found: set[str] = set()
+    for start in range(0, len(ids), IN_CHUNK):
+        found.update(s.scalars(query.where(locations.c.dag_id.in_(ids[start : start + IN_CHUNK]))))
+    return found
+
+
+def location_folder(fileloc: str) -> str:
+    """The folder a recorded file location belongs to: its top folder under the DAGs folder (a project
+    folder), ``""`` for a file directly in the DAGs folder, else its directory."""
+    for root in _roots():
+        if fileloc.startswith(root + "/"):
+            rest = fileloc[len(root) + 1 :]
+            return rest.split("/", 1)[0] if "/" in rest else ""
+    return os.path.dirname(fileloc)
+
+
+def contested_dag_ids(dag_ids: Iterable[str] | None = None, session: Session | None = None) -> set[str]:
+    """DAG ids whose recorded files lie in more than one folder: the current row's file, and every other
+    recorded file that still exists (a deleted intruder stops counting once its file is gone and the
+    rightful file was parsed again). When the DAGs folder is not visible here, every recorded location
+    counts (fail closed)."""
+    from pathlib import Path
+
+    DagModel, _, _ = _models()
+    with _session_scope(session) as s:
+        candidates = _multi_location_ids(dag_ids, s)
+        if not candidates:
+            return set()
+        rows = s.execute(select(DagModel.dag_id, DagModel.fileloc).where(DagModel.dag_id.in_(candidates)))
+        current = {dag_id: fileloc for dag_id, fileloc in rows}
+        locations = dag_id_filelocs(candidates, session=s)
+    disk_visible = any(os.path.isdir(root) for root in _roots())
+    contested = set()
+    for dag_id, files in locations.items():
+        counted = {f for f in files if f == current.get(dag_id) or not disk_visible or Path(f).exists()}
+        if len({location_folder(f) for f in counted}) > 1:
+            contested.add(dag_id)
+    return contested

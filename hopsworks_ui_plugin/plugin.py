@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from hopsworks_ui_plugin.asgi_limits import BodyLimitMiddleware
+from hopsworks_ui_plugin.asset_guard import AssetRequestMiddleware
 from hopsworks_ui_plugin.formatting import JINJA_FILTERS
 from hopsworks_ui_plugin.links import HopsworksExecutionLink
 from hopsworks_ui_plugin.version_compat import (
@@ -109,7 +110,9 @@ class HopsworksPlugin(AirflowPlugin):
     appbuilder_menu_items = _appbuilder_menu_items()
     # Airflow 3: refuse oversized bodies to /pluginsv2/hopsworks/ before the WSGI bridge buffers them.
     fastapi_root_middlewares = (
-        [{"name": "hopsworks-body-limit", "middleware": BodyLimitMiddleware, "args": [], "kwargs": {}}]
+        [{"name": "hopsworks-body-limit", "middleware": BodyLimitMiddleware, "args": [], "kwargs": {}},
+         # What asset list/event requests are about, for HopsworksAuthManager's asset rule (decides nothing).
+         {"name": "hopsworks-asset-request", "middleware": AssetRequestMiddleware, "args": [], "kwargs": {}}]
         if AIRFLOW_V_3 else []
     )
     global_operator_extra_links = []

@@ -186,3 +186,97 @@ def test_my_dags_page_stays_owner_only_under_the_auth_manager(auth_server, api):
     assert 'data-testid="hopsworks-warning"' not in page.text
     bob = api("bob").session.get(auth_server.page("my-dags/"), params={"q": PREFIX}, timeout=60)
     assert 'data-testid="project">demo_fs<' in bob.text
+
+
+# --- assets follow the DAG rule; the plugin's audit entries are filtered like the DAGs ----------------
+
+ASSET_DAG = "am_asset_alice"  # in empty_proj's folder: alice is its only member (bob is not)
+ASSET_URI = "hopsworks://empty_proj/alice_features"
+
+
+@pytest.fixture(scope="module")
+def alice_asset(auth_server, api):
+    """A DAG of alice's project empty_proj scheduled on an asset, parsed into the shared DB; the asset's id."""
+    import os
+
+    from tests.support import parse_dag_files
+
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "empty_proj" / f"{ASSET_DAG}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "from datetime import datetime\n"
+        "from airflow.sdk import DAG, Asset\n"
+        "from airflow.providers.standard.operators.empty import EmptyOperator\n\n"
+        f"with DAG({ASSET_DAG!r}, schedule=[Asset({ASSET_URI!r})], start_date=datetime(2024, 1, 1), catchup=False):\n"
+        "    EmptyOperator(task_id='t', owner='alice')\n"
+    )
+    parse_dag_files([path])
+    listed = api("admin").call("GET", "/assets", params={"uri_pattern": "alice_features"}).json()["assets"]
+    assert [a["uri"] for a in listed] == [ASSET_URI]
+    yield listed[0]["id"]
+    path.unlink(missing_ok=True)
+
+
+def asset_events(api, asset_id: int) -> int:
+    response = api("admin").call("GET", "/assets/events", params={"asset_id": asset_id})
+    assert response.status_code == 200, response.text
+    return int(response.json()["total_entries"])
+
+
+def test_assets_are_seen_only_through_dags_the_user_may_read(api, alice_asset):
+    bob, alice = api("bob"), api("alice")
+    # bob: not the unfiltered list (it names every project's assets), not through alice's DAG, not by id
+    assert bob.call("GET", "/assets").status_code == 403
+    assert bob.call("GET", "/assets", params={"dag_ids": ASSET_DAG}).status_code == 403
+    assert bob.call("GET", f"/assets/{alice_asset}").status_code == 403
+    # through his own DAG he may list, and alice's asset is not in it
+    own = bob.call("GET", "/assets", params={"dag_ids": "mdt_bob_report"})
+    assert own.status_code == 200 and ASSET_URI not in {a["uri"] for a in own.json()["assets"]}
+    # alice sees it through her DAG and by id; the admin in the whole list
+    mine = alice.call("GET", "/assets", params={"dag_ids": ASSET_DAG})
+    assert mine.status_code == 200 and [a["uri"] for a in mine.json()["assets"]] == [ASSET_URI]
+    assert alice.call("GET", f"/assets/{alice_asset}").status_code == 200
+    assert ASSET_URI in {a["uri"] for a in api("admin").call("GET", "/assets", params={"limit": 100}).json()["assets"]}
+
+
+def test_an_asset_event_needs_the_right_to_trigger_every_dag_it_starts(api, alice_asset):
+    before = asset_events(api, alice_asset)
+    refused = api("bob").call("POST", "/assets/events", json={"asset_id": alice_asset})
+    assert refused.status_code == 403, refused.text
+    assert asset_events(api, alice_asset) == before  # nothing recorded, nothing queued for alice's DAG
+    allowed = api("alice").call("POST", "/assets/events", json={"asset_id": alice_asset})
+    assert allowed.status_code == 200, allowed.text
+    assert asset_events(api, alice_asset) == before + 1
+
+
+def test_the_plugins_audit_entries_are_shown_to_the_dags_readers_and_project_members(auth_server, api, alice_asset):
+    import os
+
+    from tests.support import csrf_token, dag_source
+
+    alice = api("alice")
+    page = alice.session.get(auth_server.page("dag-files/121/"), timeout=60)
+    token = csrf_token(page.text)
+    name = "am_audit_upload.py"
+    upload = alice.session.post(auth_server.page("dag-files/121/upload"), data={"csrf_token": token},
+                                files={"files": (name, dag_source("alice", "am_audit_upload"))}, timeout=60)
+    assert upload.status_code == 200, upload.text[:500]
+    pause = alice.session.post(auth_server.page(f"my-dags/{ASSET_DAG}/paused"),
+                               data={"csrf_token": token, "paused": "true"}, timeout=60, allow_redirects=False)
+    assert pause.status_code == 302, pause.text[:500]
+    (Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "empty_proj" / name).unlink(missing_ok=True)
+
+    def entries(username: str) -> list[tuple[str, str, str | None]]:
+        response = api(username).call("GET", "/eventLogs", params={"event_pattern": "hopsworks.", "limit": 100,
+                                                                     "owner": "alice"})
+        assert response.status_code == 200, response.text
+        return [(e["event"], e["owner"], e["dag_id"]) for e in response.json()["event_logs"]]
+
+    expected = {("hopsworks.upload", "alice", "hopsworks:empty_proj"), ("hopsworks.pause", "alice", ASSET_DAG)}
+    assert expected <= set(entries("alice")) and expected <= set(entries("admin"))
+    assert not expected & set(entries("bob"))  # bob reads neither alice's project nor her DAG
+    upload_entry = next(e for e in api("admin").call("GET", "/eventLogs", params={
+        "event": "hopsworks.upload", "owner": "alice", "limit": 100}).json()["event_logs"]
+        if e["dag_id"] == "hopsworks:empty_proj")
+    assert '"file": "am_audit_upload.py"' in upload_entry["extra"]
+    assert '"project_folder": "empty_proj"' in upload_entry["extra"]
