@@ -122,6 +122,9 @@ class HopsworksAuthManager(FabAuthManager):
       narrowed through :meth:`get_authorized_dag_ids`, which the API's "readable/editable DAGs"
       filters use for DAGs, DAG runs, task instances, XComs, event logs, import errors, sources.
     * A DAG id that does not exist is refused (403) rather than found missing, for non-admins.
+    * A **contested** DAG id (recorded at files in two different folders, e.g. a second file that
+      defines another project's DAG id, :func:`hopsworks_ui_plugin.metadb.contested_dag_ids`) is
+      admin-only until resolved: non-admins of both projects get 403 on it, its runs and its source.
 
     The owners/files of DAG ids are read with one SQL query per call (:mod:`hopsworks_ui_plugin.metadb`),
     never per DAG. Everything that is not about DAGs behaves as FabAuthManager.
@@ -136,7 +139,10 @@ class HopsworksAuthManager(FabAuthManager):
     @staticmethod
     def _allowed_ids(user: Any, dag_ids: Iterable[str] | None, session: Session | None = None) -> set[str]:
         username = username_of(user)
-        return metadb.visible_dag_ids(username, member_project_folders(username), dag_ids, session=session)
+        allowed = metadb.visible_dag_ids(username, member_project_folders(username), dag_ids, session=session)
+        # A contested DAG id (files in two folders define it: its row flips between them) is admin-only
+        # until resolved, whoever owns it and whichever folder its row points at right now.
+        return allowed - metadb.contested_dag_ids(allowed, session=session) if allowed else allowed
 
     # --- single checks --------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from typing import IO
 from hopsworks_ui_plugin import dag_files
 from hopsworks_ui_plugin.access import ProjectRef, audit_scope, visible_projects
 from hopsworks_ui_plugin.dag_files import DagFile, DagRecord, ImportErrorRecord, RemovalReport
+from hopsworks_ui_plugin.dag_files.owner_scan import static_problems
+from hopsworks_ui_plugin.dag_files.records import defined_elsewhere, file_locations
 from hopsworks_ui_plugin.errors import Conflict, PluginError
 from hopsworks_ui_plugin.formatting import fmt_size
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
@@ -118,13 +120,15 @@ class FileResult:
     """What happened to one uploaded file."""
 
     name: str
-    outcome: str  # valid (checked, not yet written) | written | replaced | confirm | skipped | rejected
+    # valid (checked, not yet written) | written | replaced | confirm | override | skipped | rejected
+    outcome: str
     message: str = ""
     status: int = 200
     size: int = 0
     owners: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    token: str = ""  # confirm: the staged upload waiting for "replace?"
+    token: str = ""  # confirm/override: the staged upload waiting for "replace?" / an admin's override
+    overrides: list[str] = field(default_factory=list)  # override: exactly what the admin would override
 
     @property
     def staged(self) -> str:
@@ -146,12 +150,18 @@ class UploadResult:
     def pending(self) -> list[FileResult]:
         return [r for r in self.results if r.outcome == "confirm"]
 
+    @property
+    def overridable(self) -> list[FileResult]:
+        """Files an admin uploaded whose owner or DAG ids cannot be read statically or collide: staged
+        until the admin confirms the override (or discards them)."""
+        return [r for r in self.results if r.outcome == "override"]
+
 
 def _status(results: list[FileResult]) -> int:
     for result in results:
         if result.outcome == "rejected":
             return result.status
-    return 409 if any(r.outcome == "confirm" for r in results) else 200
+    return 409 if any(r.outcome in ("confirm", "override") for r in results) else 200
 
 
 def request_too_large(content_length: int | None) -> UploadResult | None:
@@ -166,7 +176,51 @@ def request_too_large(content_length: int | None) -> UploadResult | None:
     )
 
 
-def _check(incoming: IncomingFile, seen: set[str], username: str, admin: bool) -> tuple[FileResult, bytes]:
+# --- fail closed: what cannot be read statically, DAG ids defined by another file -------------------
+
+
+def _collision_message(dag_id: str, line: int, files: list[str], directory: Path, admin: bool) -> str:
+    from hopsworks_ui_plugin.metadb import location_folder
+
+    described = []
+    for f in files:
+        gone = "" if Path(f).is_file() else " (that file is gone; an admin can delete the DAG's records)"
+        if location_folder(f) == directory.name:
+            described.append(f"{Path(f).name} in this project{gone}")
+        elif admin:
+            described.append(f"{f}{gone}")
+        else:
+            described.append(f"a file in another project's folder{gone}")
+    return (f"DAG id {dag_id!r} (line {line}) is already defined by {', '.join(dict.fromkeys(described))}; "
+            "a second file with the same DAG id would take that DAG over. Choose another DAG id.")
+
+
+def fail_closed_problems(checked: dag_files.CheckedSource, directory: Path, admin: bool,
+                         batch: dict[str, str] | None = None) -> list[str]:
+    """Why this file may not be uploaded as it is (non-admins are refused, admins may override): its
+    owner or a DAG id cannot be read statically, or a DAG id is already defined by another file (in any
+    project, per Airflow's metadata DB; or by another file of this upload, ``batch``: DAG id -> file)."""
+    problems = static_problems(checked)
+    ids = checked.dag_ids.dag_ids
+    for dag_id, line in ids.items():
+        other = (batch or {}).get(dag_id)
+        if other and other != checked.name:
+            problems.append(f"DAG id {dag_id!r} (line {line}) is also defined by {other} in this upload.")
+    elsewhere = defined_elsewhere(ids, file_locations(directory, checked.name), existing_only=False)
+    for dag_id, files in sorted(elsewhere.items()):
+        problems.append(_collision_message(dag_id, ids[dag_id], files, directory, admin))
+    if batch is not None:
+        for dag_id in ids:
+            batch.setdefault(dag_id, checked.name)
+    return problems
+
+
+def _refusal(name: str, problems: list[str]) -> str:
+    return f"{name} was refused: {' '.join(problems)} Only an Airflow admin can upload it as it is."
+
+
+def _check(incoming: IncomingFile, seen: set[str], username: str, admin: bool, directory: Path | None = None,
+           batch: dict[str, str] | None = None, offer_override: bool = False) -> tuple[FileResult, bytes]:
     """Validate one uploaded file completely (nothing is written here)."""
     name = incoming.name
     problem = dag_files.upload_name_problem(name, incoming.content_disposition)
@@ -184,12 +238,33 @@ def _check(incoming: IncomingFile, seen: set[str], username: str, admin: bool) -
     owners = sorted(checked.owners.owners)
     if refusal:
         return FileResult(name, "rejected", refusal, 403, len(data), owners, warnings), b""
+    problems = fail_closed_problems(checked, directory, admin, batch) if directory is not None else []
+    if problems and not admin:
+        return FileResult(name, "rejected", _refusal(name, problems), 403, len(data), owners, warnings), b""
+    if problems and not offer_override:
+        return FileResult(name, "rejected", f"{name} was not saved: {' '.join(problems)}", 409, len(data), owners,
+                          warnings), b""
+    if problems:
+        result = FileResult(name, "override", f"{name} was not saved yet: as an admin you may override this.", 409,
+                            len(data), owners, warnings)
+        result.overrides = problems
+        return result, data
     return FileResult(name, "valid", "", 200, len(data), owners, warnings), data
 
 
 def _store(result: FileResult, data: bytes, directory: Path, username: str = "") -> None:
-    """Write a validated file, or stage it (as ``username``'s) for confirmation when the name is taken."""
+    """Write a validated file, or stage it (as ``username``'s) for confirmation when the name is taken
+    or an admin's override is asked for."""
     name = result.name
+    if result.outcome == "override":
+        try:
+            result.token = dag_files.stage(directory, data, username)
+        except PluginError as err:  # too many waiting (429)
+            result.outcome, result.status, result.message = "rejected", err.status, err.message
+            return
+        if dag_files.exists(directory, name):
+            result.overrides.append(f"{name} already exists and will be replaced.")
+        return
     try:
         taken = dag_files.exists(directory, name)
         if not taken:
@@ -213,16 +288,21 @@ def _store(result: FileResult, data: bytes, directory: Path, username: str = "")
         _audit("hopsworks.upload", username, directory, name, size=len(data))
 
 
-def upload(directory: Path, files: Sequence[IncomingFile], username: str, admin: bool) -> UploadResult:
+def upload(directory: Path, files: Sequence[IncomingFile], username: str, admin: bool,
+           offer_override: bool = False) -> UploadResult:
     """Check every file, then write them all, or none when one is refused. Files whose name exists
-    already are staged and come back as ``confirm`` (status 409)."""
+    already are staged and come back as ``confirm`` (status 409). Fail closed: a file whose owner or
+    DAG ids cannot be read statically, or that defines a DAG id another file defines, is refused for
+    non-admins; an admin's is staged as ``override`` (409) when ``offer_override`` (the page asks them
+    to confirm exactly that), else refused too."""
     if not files:
         return UploadResult(400, error="Choose one or more .py files to upload.")
     limit = dag_files.max_files_per_upload()
     if len(files) > limit:
         return UploadResult(413, error=f"Too many files ({len(files)}); at most {limit} per upload. Nothing was saved.")
     seen: set[str] = set()
-    checked = [_check(incoming, seen, username, admin) for incoming in files]
+    batch: dict[str, str] = {}
+    checked = [_check(incoming, seen, username, admin, directory, batch, offer_override) for incoming in files]
     results = [result for result, _data in checked]
     if any(r.outcome == "rejected" for r in results):
         # All or nothing: one bad file and nothing of this upload is written.
@@ -237,9 +317,11 @@ def upload(directory: Path, files: Sequence[IncomingFile], username: str, admin:
     return UploadResult(_status(results), results)
 
 
-def replace(directory: Path, staged: Iterable[str], username: str, admin: bool, *, confirm: bool) -> UploadResult:
-    """Second step of replacing existing files. ``staged``: ``<token>:<name>`` values from the
-    confirmation; ``confirm=False`` discards them ("keep the existing files")."""
+def replace(directory: Path, staged: Iterable[str], username: str, admin: bool, *, confirm: bool,
+            override: bool = False) -> UploadResult:
+    """Second step of replacing existing files (or of an admin's override). ``staged``: ``<token>:<name>``
+    values from the confirmation; ``confirm=False`` discards them ("keep the existing files").
+    ``override``: an admin confirmed the fail-closed problems shown to them (re-checked here)."""
     pairs = [(token, name) for token, _, name in (s.partition(":") for s in staged)]
     if not confirm:
         discard(directory, [token for token, _name in pairs])
@@ -261,12 +343,21 @@ def replace(directory: Path, staged: Iterable[str], username: str, admin: bool, 
                 discard(directory, [token])
                 results.append(FileResult(name, "rejected", refusal, 403))
                 continue
+            problems = fail_closed_problems(checked, directory, admin)
+            if problems and not (admin and override):
+                discard(directory, [token])
+                message = _refusal(name, problems) if not admin else f"{name} was not saved: {' '.join(problems)}"
+                results.append(FileResult(name, "rejected", message, 403 if not admin else 409))
+                continue
+            if problems:
+                warnings = warnings + [f"Overridden by you (an admin): {p}" for p in problems]
             replaced = dag_files.commit_staged(directory, token, name)
         except PluginError as err:  # every refusal removes the staged file: nothing waits for a retry
             discard(directory, [token])
             results.append(FileResult(name, "rejected", err.message, err.status))
             continue
-        _audit("hopsworks.replace" if replaced else "hopsworks.upload", username, directory, name, size=checked.size)
+        _audit("hopsworks.replace" if replaced else "hopsworks.upload", username, directory, name, size=checked.size,
+               **({"overridden": problems} if problems else {}))
         verb = "replaced" if replaced else "saved"
         results.append(
             FileResult(name, "replaced" if replaced else "written", f"{name} was {verb} ({fmt_size(checked.size)}).",

@@ -132,6 +132,33 @@ class RemovalReport:
     removed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     import_errors_removed: int = 0
+    kept: list[str] = field(default_factory=list)  # DAG ids another existing file defines: left alone
+
+
+def defined_elsewhere(dag_ids: Iterable[str], own_files: Iterable[str], existing_only: bool = True
+                      ) -> dict[str, list[str]]:
+    """For each DAG id, the other files Airflow recorded it at (not ``own_files``): those that still
+    exist, or (``existing_only=False``, the upload's collision check) every recorded one."""
+    own = set()
+    for f in own_files:
+        own.add(f)
+        with suppress(OSError):
+            own.add(str(Path(f).resolve()))
+    result: dict[str, list[str]] = {}
+    for dag_id, files in metadb.dag_id_filelocs(dag_ids).items():
+        others = []
+        for f in sorted(files):
+            with suppress(OSError):
+                if f not in own and str(Path(f).resolve()) not in own and (not existing_only or Path(f).is_file()):
+                    others.append(f)
+        if others:
+            result[dag_id] = others
+    return result
+
+
+def file_locations(directory: Path, name: str) -> list[str]:
+    """The absolute paths Airflow may have recorded for file ``name`` of a project folder."""
+    return [os.path.join(f, name) for f in _absolute_folders(directory)]
 
 
 def remove_dag_records(directory: Path, name: str, dag_ids: Iterable[str]) -> RemovalReport:
@@ -143,6 +170,14 @@ def remove_dag_records(directory: Path, name: str, dag_ids: Iterable[str]) -> Re
     absolute = [os.path.join(f, name) for f in _absolute_folders(directory)]
     errors_before = metadb.count_import_errors(relative, bundles, absolute)
     ids = sorted(set(dag_ids))
+    # Only DAGs whose file is the deleted file: a DAG id another existing file defines too (a collision;
+    # its row may point at this file right now) keeps its records and its paused state.
+    elsewhere = defined_elsewhere(ids, absolute)
+    for dag_id in ids:
+        if dag_id in elsewhere:
+            report.kept.append(dag_id)
+            log.warning("Not removing the records of DAG %s: also defined by %s", dag_id, ", ".join(elsewhere[dag_id]))
+    ids = [d for d in ids if d not in elsewhere]
     if ids:
         metadb.pause_dags(ids)
         report.paused = list(ids)

@@ -1,5 +1,5 @@
 """Checks of an uploaded DAG file, none of which runs it: the name as uploaded, the size cap, UTF-8,
-Python syntax (parsed and compiled, never executed); the owners are read by :mod:`.owner_scan`."""
+Python syntax (parsed and compiled, never executed); the owners and DAG ids are read by :mod:`.owner_scan`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from hopsworks_ui_plugin import settings
-from hopsworks_ui_plugin.dag_files.owner_scan import OwnerScan, scan_owners
-from hopsworks_ui_plugin.dag_files.paths import TITLE, name_problem
+from hopsworks_ui_plugin.dag_files.owner_scan import DagIdScan, OwnerScan, scan_dag_ids, scan_owners
+from hopsworks_ui_plugin.dag_files.paths import TITLE, dags_root, name_problem
 from hopsworks_ui_plugin.errors import BadInput, TooLarge
 from hopsworks_ui_plugin.formatting import fmt_size
 
@@ -68,6 +68,7 @@ class CheckedSource:
     name: str
     data: bytes
     owners: OwnerScan
+    dag_ids: DagIdScan = DagIdScan()
 
     @property
     def size(self) -> int:
@@ -103,4 +104,4 @@ def check_source(name: str, data: bytes, cap: int | None = None) -> CheckedSourc
         raise BadInput(f"{name} is not valid Python source: {err}", title=TITLE) from None
     except (RecursionError, MemoryError):
         raise BadInput(f"{name} is nested too deeply to be checked.", title=TITLE) from None
-    return CheckedSource(name=name, data=data, owners=scan_owners(tree))
+    return CheckedSource(name=name, data=data, owners=scan_owners(tree), dag_ids=scan_dag_ids(tree, dags_root()))

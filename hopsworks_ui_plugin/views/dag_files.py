@@ -112,7 +112,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
             for f in request.files.getlist("files")
             if isinstance(f, FileStorage) and f.filename
         ]
-        outcome = flows.upload(directory, files, request_username(), request_is_admin())
+        outcome = flows.upload(directory, files, request_username(), request_is_admin(), offer_override=True)
         return self._answer(grant, directory, outcome, form=form, confirm_form=ConfirmForm())
 
     @expose("/<int:project_id>/upload/replace", methods=["POST"])
@@ -126,7 +126,14 @@ class HopsworksDagFilesView(HopsworksBaseView):
             flows.discard(directory, [s.partition(":")[0] for s in staged])  # refused: nothing stays staged
             return self._answer(grant, directory, flows.UploadResult(400, error="The confirmation was not valid."))
         confirm = request.form.get("action") != "cancel" and form.overwrite.data == "1"
-        outcome = flows.replace(directory, staged, request_username(), request_is_admin(), confirm=confirm)
+        # An admin's override of the fail-closed checks: the ticked box that names what is overridden.
+        override = request.form.get("action") == "override" and request.form.get("override") == "1"
+        if request.form.get("action") == "override" and not override:
+            flows.discard(directory, [s.partition(":")[0] for s in staged])
+            return self._answer(grant, directory, flows.UploadResult(
+                400, error="Nothing was saved: tick the box to confirm what you override, and upload again."))
+        outcome = flows.replace(directory, staged, request_username(), request_is_admin(), confirm=confirm,
+                                override=override)
         return self._answer(grant, directory, outcome)
 
     @expose("/<int:project_id>/files/<name>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from tests.support import dag_rows, dag_source, insert_dag, insert_import_error
 
 
 @pytest.fixture()
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path) -> Path:
     root = tmp_path / "dags"
     root.mkdir()
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(root))
@@ -119,12 +120,80 @@ def test_an_oversized_request_is_refused_by_its_declared_length(monkeypatch):
                              f"{fmt_size(1024)} each. Nothing was saved.")
 
 
-def test_undetermined_owner_is_accepted_with_a_warning(proj):
-    content = b"import os\nfrom airflow.sdk import DAG\nDAG('x', default_args={'owner': os.environ['ME']})\n"
+UNREADABLE_OWNER = b"import os\nfrom airflow.sdk import DAG\nDAG('x', default_args={'owner': os.environ['ME']})\n"
+UNREADABLE_ID = b"from airflow.sdk import DAG\nNAME = 'x'\nDAG(f'{NAME}_1', default_args={'owner': 'alice'})\n"
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (UNREADABLE_OWNER, "The owner of u.py cannot be read without running it (line 3: owner = os.environ['ME'])"),
+    (UNREADABLE_ID, "The DAG id of u.py cannot be read without running it (line 3: dag_id is not a literal string:"),
+])
+def test_unreadable_owner_or_dag_id_is_refused_for_non_admins(proj, content, why):
+    """Fail closed (was: written with a warning)."""
     result = flows.upload(proj, [incoming("u.py", content)], "alice", False)
-    assert result.status == 200 and result.results[0].outcome == "written"
-    assert "could not be read without running it" in result.results[0].warnings[0]
-    assert "os.environ['ME']" in result.results[0].warnings[0]
+    assert result.status == 403 and result.results[0].outcome == "rejected"
+    assert why in result.results[0].message and "Only an Airflow admin can upload it" in result.results[0].message
+    assert files_in(proj) == {}
+
+
+def test_an_admin_overrides_only_by_confirming_exactly_what(proj):
+    result = flows.upload(proj, [incoming("u.py", UNREADABLE_ID)], "admin", True, offer_override=True)
+    (asked,) = result.overridable
+    assert result.status == 409 and asked.outcome == "override" and asked.token
+    assert asked.overrides and asked.overrides[0].startswith("The DAG id of u.py cannot be read")
+    assert not (proj / "u.py").exists()  # staged only
+    # Without the override, the confirmation refuses (and drops the staged file).
+    refused = flows.replace(proj, [asked.staged], "admin", True, confirm=True)
+    assert refused.results[0].outcome == "rejected" and "cannot be read" in refused.results[0].message
+    assert not (proj / "u.py").exists()
+    again = flows.upload(proj, [incoming("u.py", UNREADABLE_ID)], "admin", True, offer_override=True)
+    done = flows.replace(proj, [again.overridable[0].staged], "admin", True, confirm=True, override=True)
+    assert done.status == 200 and done.results[0].outcome == "written"
+    assert done.results[0].warnings[-1].startswith("Overridden by you (an admin): The DAG id of u.py")
+    assert (proj / "u.py").read_bytes() == UNREADABLE_ID
+
+
+def test_a_non_admin_cannot_use_the_override(proj):
+    staged = df.stage(proj, UNREADABLE_OWNER, "alice")
+    result = flows.replace(proj, [f"{staged}:u.py"], "alice", False, confirm=True, override=True)
+    assert result.results[0].outcome == "rejected" and result.results[0].status == 403
+    assert not (proj / "u.py").exists()
+
+
+def test_without_the_override_step_an_admins_unreadable_file_is_refused(proj):
+    """Callers that cannot show the confirmation (the builder) get a refusal, never a silent write."""
+    result = flows.upload(proj, [incoming("u.py", UNREADABLE_OWNER)], "admin", True)
+    assert result.results[0].outcome == "rejected" and result.results[0].status == 409
+    assert files_in(proj) == {}
+
+
+def test_a_dag_id_defined_by_another_projects_file_is_refused(proj):
+    """carol (analytics) uploads a file defining a DAG id that a demo_fs file already defines."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()  # the dags-folder bundle row the DAG row refers to
+    dag_id = f"taken_{uuid.uuid4().hex[:8]}"
+    victim = proj / "victim.py"
+    insert_dag(dag_id, victim, f"demo_fs/{victim.name}", owners="alice")
+    analytics = df.project_dir(120, "analytics")
+    result = flows.upload(analytics, [incoming("mine.py", dag_source("carol", dag_id))], "carol", False)
+    (refused,) = result.results
+    assert result.status == 403 and refused.outcome == "rejected"
+    assert f"DAG id '{dag_id}' (line 3) is already defined by a file in another project's folder" in refused.message
+    assert "demo_fs" not in refused.message  # the other project is not named to a non-admin
+    assert not (analytics / "mine.py").exists()
+    # The same file replacing itself is no collision; another file of the same project is.
+    own = flows.upload(proj, [incoming("other.py", dag_source("alice", dag_id))], "alice", False)
+    assert own.results[0].outcome == "rejected" and "already defined by victim.py in this project" in own.results[0].message
+
+
+def test_two_files_of_one_upload_may_not_define_the_same_dag_id(proj):
+    dag_id = f"twice_{uuid.uuid4().hex[:8]}"
+    result = flows.upload(proj, [incoming("a.py", dag_source("alice", dag_id)),
+                                 incoming("b.py", dag_source("alice", dag_id))], "alice", False)
+    assert result.results[1].outcome == "rejected"
+    assert f"DAG id '{dag_id}' (line 3) is also defined by a.py in this upload" in result.results[1].message
+    assert files_in(proj) == {}
 
 
 def test_an_admin_may_upload_someone_elses_dag_with_a_warning(proj):

@@ -88,7 +88,7 @@ def html5_quoted(name: str) -> str:
 
 
 def staged_values(response: Any) -> list[str]:
-    return re.findall(r'name="staged" value="([0-9a-f]{32}:[^"]+)"', body(response))
+    return re.findall(r'name="staged" value="([0-9a-f]{32,64}:[^"]+)"', body(response))
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -196,12 +196,42 @@ def test_bad_content_is_refused_with_a_clear_message(web, content, status, messa
     assert snapshot() == before
 
 
-def test_undetermined_owner_is_accepted_with_a_warning(web):
-    content = b"import os\nfrom airflow.sdk import DAG\nDAG('x', default_args={'owner': os.environ['ME']})\n"
-    response = upload(web("alice"), [(unique() + ".py", content)])
-    assert response.status_code == 200
-    assert "could not be read without running it" in body(response)
-    assert "os.environ[&#39;ME&#39;]" in body(response)
+UNREADABLE_OWNER = b"import os\nfrom airflow.sdk import DAG\nDAG('x', default_args={'owner': os.environ['ME']})\n"
+
+
+def test_undetermined_owner_is_refused_with_the_reason(web):
+    """Fail closed (was: saved with a warning)."""
+    before = snapshot()
+    response = upload(web("alice"), [(unique() + ".py", UNREADABLE_OWNER)])
+    assert response.status_code == 403
+    assert "cannot be read without running it" in text(response) and "os.environ['ME']" in text(response)
+    assert "Only an Airflow admin can upload it as it is." in text(response)
+    assert 'data-testid="confirm-override"' not in body(response)  # no override offered to a member
+    assert snapshot() == before
+
+
+def test_an_admin_sees_exactly_what_they_override_and_must_tick_it(web):
+    admin = web("admin")
+    name = unique() + ".py"
+    source = b"from airflow.sdk import DAG\nDAG('ov_' + 'x', default_args={'owner': 'admin'})\n"
+    ask = upload(admin, [(name, source)])
+    assert ask.status_code == 409 and not (demo_dir() / name).exists()
+    reasons = re.search(r'data-testid="override-reasons">(.*?)</ul>', body(ask), re.S)
+    assert reasons and "The DAG id of" in reasons.group(1) and "dag_id is not a literal string" in reasons.group(1)
+    assert f"I override exactly these checks for <code>{name}</code>" in body(ask)
+    (staged,) = staged_values(ask)
+    url = page(f"{DEMO_FS}/upload/replace")
+    unticked = admin.post(url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "staged": staged,
+                                     "action": "override"})
+    assert unticked.status_code == 400 and not (demo_dir() / name).exists()
+    ask = upload(admin, [(name, source)])
+    (staged,) = staged_values(ask)
+    done = admin.post(url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "staged": staged,
+                                 "action": "override", "override": "1"})
+    assert done.status_code == 200 and f"{name} was saved" in text(done)
+    assert "Overridden by you (an admin): The DAG id of" in text(done)
+    assert (demo_dir() / name).read_bytes() == source
+    (demo_dir() / name).unlink()
 
 
 def test_one_bad_file_means_nothing_of_the_upload_is_written(web):
