@@ -182,9 +182,12 @@ def test_a_dag_id_defined_by_another_projects_file_is_refused(proj):
     assert f"DAG id '{dag_id}' (line 3) is already defined by a file in another project's folder" in refused.message
     assert "demo_fs" not in refused.message  # the other project is not named to a non-admin
     assert not (analytics / "mine.py").exists()
-    # The same file replacing itself is no collision; another file of the same project is.
+    # Another file of the same project is a collision too; the file itself (a replacement) is not.
     own = flows.upload(proj, [incoming("other.py", dag_source("alice", dag_id))], "alice", False)
-    assert own.results[0].outcome == "rejected" and "already defined by victim.py in this project" in own.results[0].message
+    assert own.results[0].outcome == "rejected"
+    assert "already defined by victim.py in this project" in own.results[0].message
+    itself = flows.upload(proj, [incoming("victim.py", dag_source("alice", dag_id))], "alice", False)
+    assert itself.results[0].outcome == "written"
 
 
 def test_two_files_of_one_upload_may_not_define_the_same_dag_id(proj):
