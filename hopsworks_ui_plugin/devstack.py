@@ -105,7 +105,7 @@ def airflow_env(
     secret_file.write_text(json.dumps(keys))
     secret_file.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(_version_env(port, keys))
+    env.update(_version_env(port, {**keys, **component_secret_files(home, keys)}))
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -136,6 +136,24 @@ def airflow_env(
     return env
 
 
+def component_secret_files(home: Path, keys: dict[str, str]) -> dict[str, str]:
+    """The Flask and JWT secrets as files (mode 0600 in a 0700 folder) for ``*_CMD`` options, so no
+    Airflow process has them in its environment (a task's environment is the scheduler's)."""
+    folder = home / "component-secrets"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    files = {}
+    for name in ("flask", "jwt"):
+        path = folder / name
+        if not path.exists() or path.read_text() != keys[name]:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(keys[name])
+        path.chmod(0o600)
+        files[f"{name}_file"] = str(path)
+    return files
+
+
 def port_env(port: int) -> dict[str, str]:
     """The settings that name the web server's port (for a second server on the same home)."""
     env = {"AIRFLOW__API__PORT": str(port)}
@@ -164,8 +182,11 @@ def _version_env(port: int, keys: dict[str, str]) -> dict[str, str]:
     return {
         **port_env(port),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__API__SECRET_KEY": keys["flask"],
-        "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
+        # Not the secrets themselves: commands that read them from files only their owner may read
+        # (component_secret_files). Task processes inherit the scheduler's environment; with the values
+        # in it, any DAG could forge an admin token (docs/security-model.md).
+        "AIRFLOW__API__SECRET_KEY_CMD": f"cat {keys['flask_file']}",
+        "AIRFLOW__API_AUTH__JWT_SECRET_CMD": f"cat {keys['jwt_file']}",
         # 3.0.x signs tokens with iss=[] when unset, which PyJWT >= 2.11 refuses (login 500).
         "AIRFLOW__API_AUTH__JWT_ISSUER": "hopsworks-airflow-devstack",
     }
