@@ -46,6 +46,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "After Hopsworks could not be asked for memberships, seconds before the auth manager asks again."),
     Option("service_hook_ttl_s", float, 60.0,
            "Seconds the pages reuse one hook (and its pooled HTTP connections) before re-reading the connection."),
+    Option("user_hook_cache_size", int, 256,
+           "How many users' own-key hooks (My Hopsworks key) the pages keep with their pooled connections."),
     Option("log_cap_bytes", int, 256 * 1024, "The job browser shows at most this many bytes of a log."),
     Option("stop_timeout_s", float, 60.0,
            "Seconds a stop keeps asking Hopsworks until the execution is final: the job page shows "
@@ -108,6 +110,10 @@ def membership_retry_s() -> float:
 
 def service_hook_ttl_s() -> float:
     return max(0.0, float(_get("service_hook_ttl_s")))
+
+
+def user_hook_cache_size() -> int:
+    return max(1, int(_get("user_hook_cache_size")))
 
 
 def stop_timeout_s() -> float:

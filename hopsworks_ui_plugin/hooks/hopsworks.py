@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -740,14 +741,112 @@ class HopsworksHook(BaseHook):
 
     # ---- "Test" button on the Connections page ----
     def test_connection(self) -> tuple[bool, str]:
-        try:
-            rows = self.get_project_rows()
-        except HopsworksError as err:
-            return False, str(err)
-        user = (rows[0].get("user") or {}).get("username") if rows else None
-        who = f" as {user}" if user else ""
-        return True, f"Connected to Hopsworks{who}; the API key sees {len(rows)} project(s)"
+        """One ``GET /project``: the key's user, its platform role (as far as it can be told) and
+        what that role can and cannot do. An AGENT key passes: it runs DAGs, only the pages need more."""
+        identity = key_identity(self)
+        if not identity.authenticated:
+            return False, identity.problem or "Hopsworks refused the API key"
+        who = f" as {identity.username}" if identity.username else ""
+        seen = f"; the API key sees {len(identity.rows)} project(s)" if identity.can_browse else ""
+        return True, f"Connected to Hopsworks{who}{seen}. {identity.summary}"
 
+
+# ---- who a key belongs to, and what its platform role may do ----
+
+PLATFORM_ROLES = ("HOPS_ADMIN", "HOPS_USER", "HOPS_SERVICE_USER", "AGENT")
+#: What each platform role's key can and cannot do for Airflow (hopsworks-rest.md §1.4).
+ROLE_ABILITIES = {
+    "HOPS_ADMIN": "pages can browse the projects its user is a member of (jobs, logs, launch, stop); DAGs can "
+                  "launch and watch jobs",
+    "HOPS_USER": "pages can browse the projects its user is a member of (jobs, logs, launch, stop); DAGs can "
+                 "launch and watch jobs",
+    "HOPS_SERVICE_USER": "pages can browse the projects its user is a member of and launch jobs, but cannot stop "
+                         "executions; DAGs can launch and watch jobs",
+    "AGENT": "DAGs can launch and watch jobs; pages need users' own keys or a HOPS_USER key (it may not list "
+             "projects or jobs, read logs or stop executions)",
+}
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """What one ``GET /project`` tells about an API key. Hopsworks has no "who am I" for API keys
+    (``/users/profile`` is JWT-only), so the user is read from the rows (every row's ``user`` is the
+    caller) and the platform role from the rows' ``user.groupNames`` when Hopsworks includes them;
+    otherwise it is inferred: only AGENT keys get 403 320003 on ``GET /project``, while HOPS_ADMIN,
+    HOPS_USER and HOPS_SERVICE_USER keys may list projects (then "seems to be HOPS_USER")."""
+
+    authenticated: bool  # Hopsworks accepted the key itself (not 401)
+    can_browse: bool  # GET /project answered: the pages can use this key
+    username: str | None = None  # None: the key's user is in no project, or the role may not list projects
+    role: str | None = None
+    role_certain: bool = False
+    rows: tuple[dict[str, Any], ...] = ()
+    problem: str | None = None  # why the key cannot be used (for pages, or at all), never the key
+    error: HopsworksError | None = None
+
+    @property
+    def role_label(self) -> str:
+        if not self.role:
+            return "unknown"
+        return self.role if self.role_certain else f"seems to be {self.role}"
+
+    @property
+    def abilities(self) -> str:
+        return ROLE_ABILITIES.get(self.role or "", "")
+
+    @property
+    def summary(self) -> str:
+        """"Platform role: seems to be AGENT. AGENT: DAGs can ...": the line the connection test shows."""
+        if not self.role:
+            return self.problem or ""
+        text = f"Platform role: {self.role_label}. {self.role}: {self.abilities}."
+        if not self.role_certain and self.role != "AGENT":
+            text += (" (Hopsworks' API-key API does not say the role; HOPS_ADMIN and HOPS_SERVICE_USER keys may "
+                     "list projects too.)")
+        elif not self.role_certain:
+            text += " (Inferred: Hopsworks refuses GET /project with 403 320003, as it does only to AGENT keys.)"
+        return text
+
+
+def _role_from_groups(user: dict[str, Any]) -> str | None:
+    """The platform role from a ``Users`` object's ``groupNames`` (BbcGroup objects or names), if present."""
+    names = set()
+    for group in user.get("groupNames") or []:
+        name = group.get("groupName") if isinstance(group, dict) else group
+        if name:
+            names.add(str(name).upper())
+    return next((role for role in PLATFORM_ROLES if role in names), None)
+
+
+def key_identity(hook: HopsworksHook) -> KeyIdentity:
+    """The key's user and platform role from one ``GET /project`` (see :class:`KeyIdentity`)."""
+    try:
+        rows = hook.get_project_rows()
+    except HopsworksError as err:
+        if err.http_status == 403 and err.error_code == NO_VALID_ROLE:
+            return KeyIdentity(
+                authenticated=True, can_browse=False, role="AGENT", error=err,
+                problem="The key's Hopsworks user seems to be AGENT (like Hopsworks' own Airflow service user): "
+                        "Hopsworks refuses it the project list (403 320003).",
+            )
+        if err.http_status == 403 and err.error_code == 320004:
+            return KeyIdentity(authenticated=True, can_browse=False, error=err,
+                               problem=f"The API key lacks the PROJECT scope (needs JOB and PROJECT): "
+                                       f"{err.error_msg or err}")
+        if err.http_status == 401:
+            reason = err.usr_msg or err.error_msg or err
+            return KeyIdentity(authenticated=False, can_browse=False, error=err,
+                               problem=f"Hopsworks refused the API key (HTTP 401): {reason}")
+        return KeyIdentity(authenticated=False, can_browse=False, error=err, problem=str(err))
+    user = (rows[0].get("user") or {}) if rows else {}
+    role = _role_from_groups(user)
+    return KeyIdentity(
+        authenticated=True, can_browse=True, username=user.get("username"), role=role or "HOPS_USER",
+        role_certain=role is not None, rows=tuple(rows),
+    )
+
+
+# ---- the pages' hooks: the shared connection, or a user's own key ----
 
 _service_hooks: dict[str, tuple[float, HopsworksHook]] = {}
 _service_lock = threading.Lock()
@@ -770,3 +869,65 @@ def service_hook() -> HopsworksHook:
         _service_hooks[conn_id] = (now, hook)
     # A replaced hook is not closed: another thread may still be using it; its pool is garbage-collected.
     return hook
+
+
+class UserKeyHook(HopsworksHook):
+    """The shared connection's Hopsworks (host, TLS, timeouts, retries) called with one Airflow user's
+    own API key: Hopsworks then decides what the user sees, and launches run as them."""
+
+    def __init__(self, conn_id: str, username: str, api_key: str, version: str) -> None:
+        super().__init__(conn_id, hw_api_key=api_key)
+        self.key_owner = username
+        self.key_version = version
+        #: Membership caches are kept per user and key, never shared with the service connection's.
+        self.membership_scope = f"{conn_id}|user:{username}|{version}"
+
+
+_user_hooks: OrderedDict[str, tuple[float, UserKeyHook]] = OrderedDict()
+_user_lock = threading.Lock()
+
+
+def hook_for(username: str) -> UserKeyHook | None:
+    """The hook with ``username``'s own key (My Hopsworks key), or None when they have none.
+
+    Costs one indexed read of the plugin's key table per call (so a key deleted or replaced in another
+    api-server worker is never used again); the hook itself, with its pooled HTTP connections, is kept
+    per user for ``[hopsworks] service_hook_ttl_s`` in a cache bounded to ``[hopsworks]
+    user_hook_cache_size`` users (least recently used dropped first).
+    """
+    from hopsworks_ui_plugin import user_keys
+
+    stored = user_keys.get(username)
+    now = time.monotonic()
+    with _user_lock:
+        cached = _user_hooks.get(username)
+        if stored is None:
+            _user_hooks.pop(username, None)
+            return None
+        if (cached and cached[1].key_version == stored.version and cached[1].hopsworks_conn_id == settings.conn_id()
+                and now - cached[0] < settings.service_hook_ttl_s()):
+            _user_hooks.move_to_end(username)
+            return cached[1]
+    found = user_keys.secret_of(username)
+    if found is None:  # deleted in between
+        forget_user_hook(username)
+        return None
+    stored, secret = found
+    hook = UserKeyHook(settings.conn_id(), username, secret, stored.version)
+    with _user_lock:
+        _user_hooks[username] = (now, hook)
+        _user_hooks.move_to_end(username)
+        while len(_user_hooks) > settings.user_hook_cache_size():
+            _user_hooks.popitem(last=False)
+    return hook
+
+
+def forget_user_hook(username: str) -> None:
+    """Drop ``username``'s cached hook (their key was replaced or deleted)."""
+    with _user_lock:
+        _user_hooks.pop(username, None)
+
+
+def hook_with_key(api_key: str) -> HopsworksHook:
+    """A one-off hook on the shared connection's Hopsworks with ``api_key`` (to test a key before storing it)."""
+    return HopsworksHook(settings.conn_id(), hw_api_key=api_key)
