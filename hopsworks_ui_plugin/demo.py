@@ -37,14 +37,6 @@ def install_examples(dags_folder: Path) -> None:
             shutil.copyfile(EXAMPLES / name, target / name)
 
 
-def auth_manager_available() -> bool:
-    try:
-        __import__("hopsworks_ui_plugin.auth_manager")
-    except ImportError:
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hopsworks-airflow-demo", description=__doc__)
     parser.add_argument("--home", default=".demo", help="where Airflow's home and logs go (default .demo)")
@@ -55,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(args.home).resolve() / "airflow"
     seed = load_seed("demo")
     hopsworks = FakeHopsworks(seed=seed).start(port=args.hopsworks_port)
-    extra = {"AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER} if auth_manager_available() else {}
+    # Not imported here: this process has no Airflow environment (only the services get one).
+    extra = {"AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER}
     env = devstack.airflow_env(home, args.port, hopsworks_url=hopsworks.url, service_key=devstack.service_key(seed),
                                pages_key=devstack.pages_key(seed), extra=extra)
     install_examples(home / "dags")

@@ -176,8 +176,6 @@ def _version_env(port: int, keys: dict[str, str]) -> dict[str, str]:
             "AIRFLOW__WEBSERVER__SECRET_KEY": keys["flask"],
             "AIRFLOW__WEBSERVER__WORKERS": "1",
             "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.session",
-            # The dag-processor component parses (as on Airflow 3), not the scheduler.
-            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         }
     return {
         **port_env(port),
@@ -384,6 +382,11 @@ def start_service(name: str, cmd: list[str], env: dict[str, str], log_dir: Path)
 def start_airflow(env: dict[str, str], components: Iterable[str], log_dir: Path) -> list[Service]:
     """Start ``api-server`` (Airflow 2: ``webserver``), ``scheduler``, ``dag-processor``, ``triggerer`` as asked."""
     services = []
+    components = list(components)
+    if AIRFLOW_2 and "dag-processor" in components:
+        # Airflow 2 refuses a standalone DAG processor with SQLite: its scheduler parses the DAG files.
+        components = [c for c in components if c != "dag-processor"]
+        components += [] if "scheduler" in components else ["scheduler"]
     for component in components:
         args = [airflow_bin(), WEB_SERVER if component == "api-server" else component]
         if component == "api-server":
