@@ -148,8 +148,8 @@ def test_project_info_and_membership_errors(c: Client) -> None:
     assert by_name == by_id
     assert (by_id["projectId"], by_id["projectName"], by_id["owner"]) == (119, "demo_fs", "alice@example.com")
     team = {row["user"]["username"]: row["teamRole"] for row in by_id["projectTeam"]}
-    assert team == {"alice": "Data owner", "bob": "Data scientist", "airflow": "Data scientist",
-                    "airflow_ui": "Data scientist"}
+    assert team == {"alice": "Data owner", "bob": "Data scientist", "victor": "Data scientist",
+                    "airflow": "Data scientist", "airflow_ui": "Data scientist"}
     assert "JOBS" in by_id["services"]
     r = c.get("/project/999")
     assert (r.status_code, r.json()) == (404, {"errorCode": 150004, "errorMsg": "Project wasn't found."})

@@ -234,8 +234,10 @@ def test_a_confirmation_cannot_smuggle_a_bad_name_or_another_owner(proj):
     for staged in (f"{token}:../evil.py", f"{token}:.hidden.py", "../../x:a.py", "nocolon"):
         result = flows.replace(proj, [staged], "alice", False, confirm=True)
         assert 400 <= result.status < 500 and result.results[0].outcome == "rejected", staged
-    assert files_in(proj) == before
+    # nothing written, and the refused confirmation's staged upload is removed (nothing waits for a retry)
+    assert files_in(proj) == {k: v for k, v in before.items() if token not in k}
     # bob confirming alice's staged file is re-checked against bob: the owner is alice, so refused.
+    token = flows.upload(proj, [incoming("a.py", dag_source("alice", "v2"))], "alice", False).pending[0].token
     refused = flows.replace(proj, [f"{token}:a.py"], "bob", False, confirm=True)
     assert refused.status == 403 and "your own Hopsworks username 'bob'" in refused.results[0].message
     assert files_in(proj) == {"a.py": dag_source("alice", "v1")}  # and the staged file is discarded
