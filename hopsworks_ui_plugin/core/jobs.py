@@ -174,26 +174,30 @@ def get_execution(hook: HopsworksHook, grant: ProjectAccess, job_name: str, exec
 
 @dataclass(frozen=True)
 class ProjectRow:
-    """A project on the projects page: the user's role, its job count (None: Hopsworks failed, see problem)."""
+    """A project on the projects page and the user's role in it (None: an admin who is not a member)."""
 
     project: Any
     role: str | None
-    jobs: int | None
-    problem: str = ""
 
 
 def project_rows(hook: HopsworksHook, username: str, admin: bool) -> list[ProjectRow]:
-    """The projects the user may see with their job counts (one cheap count request per project)."""
-    rows = []
+    """The projects the user may see, with their role: :func:`~hopsworks_ui_plugin.access.visible_projects`
+    and nothing per project here, so the page costs the same with 5 projects or 500.
+
+    Hopsworks requests: with the user's own key, one (``GET /project``, cached ``membership_ttl_s``).
+    With the shared connection, ``GET /project`` plus one team lookup per project the first time in
+    each ``membership_ttl_s`` window (Hopsworks has no bulk team listing for API keys), shared with
+    every other page's membership check. Job counts are not fetched here: the page asks
+    :func:`job_count` per project row once it is on screen.
+    """
     with _failing("Could not list the Hopsworks projects"):
-        projects = visible_projects(hook, username, admin)
-    for project, role in projects:
-        try:
-            count, problem = hook.get_jobs(project.id, limit=1, with_latest_execution=False)[0], ""
-        except HopsworksError as err:
-            count, problem = None, str(err)
-        rows.append(ProjectRow(project, role, count, problem))
-    return rows
+        return [ProjectRow(project, role) for project, role in visible_projects(hook, username, admin)]
+
+
+def job_count(hook: HopsworksHook, grant: ProjectAccess) -> int:
+    """How many jobs the project has: one ``GET /jobs?limit=1`` (no executions expanded)."""
+    with _failing(f"Could not count the jobs of {grant.project.name!r}"):
+        return int(hook.get_jobs(grant.project.id, limit=1, with_latest_execution=False)[0])
 
 
 @dataclass(frozen=True)

@@ -343,6 +343,7 @@ class HopsworksState:
                                     role, _status(u.get("status", "active")))
         everywhere = [self.service_user] if self.service_user else []
         everywhere += list(seed.get("member_everywhere", []))
+        self.members_everywhere = list(everywhere)
         for k in seed.get("api_keys", []):
             self.add_api_key(k["key"], k["username"], k.get("scopes", ["JOB", "PROJECT"]), k.get("name", ""))
         for p in seed.get("projects", []):
@@ -392,6 +393,38 @@ class HopsworksState:
             for name in names:
                 self.add_job(project_id, {**spec, "name": name})
         return names
+
+    def add_projects(self, n: int, first_id: int, prefix: str = "proj_",
+                     members: dict[str, str] | None = None, jobs: int = 0) -> list[int]:
+        """Bulk-add ``n`` projects with ids ``first_id``… named ``<prefix>0001``…, owned by the service
+        user (or the first member), each with ``members`` (username -> role) and ``jobs`` jobs. Returns
+        the ids (see :meth:`remove_projects`). The seed's service accounts join every one, as in the seed."""
+        width = len(str(n))
+        members = dict(members or {})
+        owner = self.service_user or next(iter(members), "admin")
+        now = self.now()
+        ids = list(range(first_id, first_id + n))
+        with self.lock:
+            for i, pid in enumerate(ids, start=1):
+                if pid in self.projects:
+                    raise ValueError(f"project id {pid} exists already")
+                proj = Project(pid, f"{prefix}{i:0{width}d}", owner, now - 86400)
+                proj.members[owner] = ("Data owner", now - 86400)
+                for user, role in members.items():
+                    proj.members.setdefault(user, (role, now - 86000))
+                for extra in self.members_everywhere:
+                    if extra in self.users:
+                        proj.members.setdefault(extra, ("Data scientist", now - 86000))
+                self.projects[pid] = proj
+                if jobs:
+                    self.add_jobs(pid, jobs, prefix=f"{proj.name}_job_")
+        return ids
+
+    def remove_projects(self, ids: list[int]) -> None:
+        """Take back projects added by :meth:`add_projects` (with their jobs)."""
+        with self.lock:
+            for pid in ids:
+                self.projects.pop(pid, None)
 
     # ---------------------------------------------------------------- auth / lookup
     def authenticate(self, key: str) -> User:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import flash, redirect, request, url_for
+from flask import flash, jsonify, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
@@ -69,6 +69,13 @@ class HopsworksProjectsView(HopsworksBaseView):
     def index(self) -> Any:
         rows = core.project_rows(request_hook(), request_username(), request_is_admin())
         return self.page("hopsworks/projects.html", title="Hopsworks projects", rows=rows)
+
+    @expose("/<int:project_id>/job-count")
+    @project_member()
+    def job_count(self, grant: ProjectAccess) -> Any:
+        """``{"project_id", "jobs"}``: the projects page fetches each visible row's count from here, so
+        the page itself costs no Hopsworks request per project. Errors answer JSON to JSON callers."""
+        return jsonify({"project_id": grant.project.id, "jobs": core.job_count(request_hook(), grant)})
 
     @expose("/<project_ref>/jobs")
     @expose("/<project_ref>/jobs/<path:job_name>")

@@ -39,7 +39,7 @@ def test_member_browses_projects_jobs_launches_and_reads_the_log(browser_login, 
     page.goto(airflow_server.page("projects/"))
     row = page.locator('tr[data-project="demo_fs"]')
     assert row.locator("td").nth(2).inner_text() == "Data owner"
-    assert row.locator("[data-testid=job-count]").inner_text().strip() == "5"
+    expect(row.locator("[data-testid=job-count]")).to_have_text("5")  # fetched once the row is on screen
     assert page.locator('tr[data-project="analytics"]').count() == 0
     screenshot(page, "jobs-projects")
 

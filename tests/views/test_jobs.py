@@ -68,16 +68,74 @@ def launch(user, project_id: int, job: str, args: str = "") -> str:
 
 
 # ---------------------------------------------------------------------------------------- projects
-def test_projects_page_lists_the_users_memberships_with_role_and_job_count(web, hw):
+def test_projects_page_lists_the_users_memberships_with_role_and_no_request_per_project(web, hw):
     page = web("alice").get("projects/")
     assert page.status_code == 200
-    rows = dict(re.findall(r'<tr data-project="([^"]+)">.*?data-testid="job-count">\s*(\d+)', body(page), re.S))
-    assert rows == {"demo_fs": "5", "empty_proj": "0"}  # not analytics (carol's), not the bulk project
+    rows = re.findall(r'<tr data-project="([^"]+)">', body(page))
+    assert sorted(rows) == ["demo_fs", "empty_proj"]  # not analytics (carol's), not the bulk project
     assert "Data owner" in body(page)
     assert 'href="/hopsworks/projects/119/jobs"' in body(page)
+    assert 'data-count-url="/hopsworks/projects/119/job-count"' in body(page)
+    assert [r for r in hw.requests if r.path.endswith("/jobs")] == []  # counts come later, row by row
+
+
+def test_job_count_answers_json_with_one_cheap_request(web, hw):
+    alice = web("alice")
+    got = alice.get("projects/119/job-count", headers={"Accept": "application/json"})
+    assert got.status_code == 200 and got.get_json() == {"project_id": 119, "jobs": 5}
     count_calls = [r for r in hw.requests if r.path.endswith("/jobs")]
-    assert len(count_calls) == 2  # one cheap count per project
-    assert all(r.query["limit"] == ["1"] and "executions" not in str(r.query) for r in count_calls)
+    assert len(count_calls) == 1
+    assert count_calls[0].query["limit"] == ["1"] and "executions" not in str(count_calls[0].query)
+    empty = alice.get("projects/{}/job-count".format(_project_id(hw, "empty_proj")),
+                      headers={"Accept": "application/json"})
+    assert empty.get_json()["jobs"] == 0
+    carols = alice.get("projects/{}/job-count".format(_project_id(hw, "analytics")),
+                       headers={"Accept": "application/json"})
+    assert carols.status_code == 403 and "not a member" in carols.get_json()["message"]
+
+
+def _project_id(hw, name: str) -> int:
+    return next(p.id for p in hw.state.projects.values() if p.name == name)
+
+
+def _hopsworks_calls(hw) -> list[str]:
+    return [r.path.split("/hopsworks-api/api", 1)[-1] for r in hw.requests]
+
+
+def test_projects_page_with_200_projects_makes_no_request_per_project(web, hw):
+    """The page's Hopsworks requests do not grow with the number of projects: with the user's own key
+    exactly one (GET /project); with the shared connection the team lookups are made once per
+    membership TTL (a warm page asks nothing), and never a job count."""
+    from hopsworks_ui_plugin import access, user_keys
+    from hopsworks_ui_plugin.hooks.hopsworks import forget_user_hook
+
+    ids = hw.state.add_projects(200, first_id=60001, prefix="many_", members={"alice": "Data scientist"})
+    try:
+        alice = web("alice")
+        cold = alice.get("projects/")
+        assert cold.status_code == 200 and body(cold).count('<tr data-project="many_') == 200
+        assert not [p for p in _hopsworks_calls(hw) if p.endswith("/jobs")]
+        hw.clear_requests()
+        warm = alice.get("projects/")
+        assert warm.status_code == 200 and body(warm).count('<tr data-project="many_') == 200
+        assert _hopsworks_calls(hw) == []
+
+        user_keys.save("alice", seed_key("alice"), hopsworks_user="alice", platform_role="HOPS_USER",
+                       role_certain=True)
+        try:
+            forget_user_hook("alice")
+            access.MEMBERSHIPS.clear()
+            hw.clear_requests()
+            own = alice.get("projects/")
+            assert own.status_code == 200 and body(own).count('<tr data-project="many_') == 200
+            calls = [r.method + " " + p for r, p in zip(hw.requests, _hopsworks_calls(hw), strict=True)]
+            assert calls == ["GET /project"]
+        finally:
+            user_keys.remove("alice")
+            forget_user_hook("alice")
+    finally:
+        hw.state.remove_projects(ids)
+        access.MEMBERSHIPS.clear()
 
 
 def test_admin_sees_every_project_and_a_non_member_sees_none(web):
