@@ -57,10 +57,18 @@ def spec_from_form(raw: str | bytes | None, grant: ProjectAccess, username: str,
     if len(raw) > MAX_SPEC_BYTES:
         raise BadInput("The DAG description is too large.", title=TITLE, status=413)
     try:
-        spec = DagSpec.from_dict(json.loads(raw))
+        data = json.loads(raw)
     except json.JSONDecodeError:
         raise BadInput("The form sent a DAG that is not valid JSON; reload the page and try again.",
                        title=TITLE) from None
+    return spec_from_data(data, grant, username, admin, previous_owner)
+
+
+def spec_from_data(data: Any, grant: ProjectAccess, username: str, admin: bool,
+                   previous_owner: str | None = None) -> DagSpec:
+    """:func:`spec_from_form` for data already decoded from JSON."""
+    try:
+        spec = DagSpec.from_dict(data)
     except SpecError as err:
         raise BadInput(str(err), title=TITLE) from None
     owner = previous_owner if admin and previous_owner else username
