@@ -184,7 +184,8 @@ def test_a_hand_made_file_opens_in_the_editor_with_the_reason(web):
     page = html.unescape(text(web("alice").get(f"dag-files/{DEMO_FS}/builder/files/{name}")))
     assert ("This file opens in the editor, not the builder: it was not made with the DAG builder (it has no builder "
             "block at the top).") in page
-    assert 'data-testid="open-editor"' in page and 'data-testid="builder-form"' not in page
+    assert f'href="/hopsworks/dag-files/{DEMO_FS}/edit/{name}" data-testid="open-editor"' in page
+    assert 'data-testid="builder-form"' not in page
 
 
 def test_reopen_change_and_save(web):
