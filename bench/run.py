@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.common import Result, as_json, print_table
 
-ALL = ("waiting", "slots", "jobs", "upload", "dags")
+ALL = ("waiting", "slots", "projects", "jobs", "upload", "dags", "coldstart")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,12 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         from bench import worker_slots
 
         results += worker_slots.run(n=8, duration_s=30)
-    if {"jobs", "upload", "dags"} & set(only):
+    if {"projects", "jobs", "upload", "dags", "coldstart"} & set(only):
         from bench.stack import web_stack
 
         jobs = 200 if smoke else 2000
-        with web_stack(big_project_jobs=jobs) as stack:
+        ttl = 2.0 if smoke else 30.0  # the membership cache's TTL (the default outside smoke runs)
+        with web_stack(big_project_jobs=jobs, membership_ttl_s=ttl) as stack:
             repeat = 3 if smoke else 15
+            if "projects" in only:  # first: it needs the api-server's membership cache cold
+                from bench import projects_page
+
+                results += projects_page.run(stack, repeat, n=20 if smoke else 200, ttl_s=ttl)
             if "jobs" in only:
                 from bench import jobs_page
 
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 sizes = (200, 1000) if smoke else (500, 5000, 20000)
                 results += dags_list.run(stack, sizes, repeat)
+            if "coldstart" in only and not smoke:  # four api-server starts: too slow for a smoke run
+                from bench import cold_start
+
+                results += cold_start.run(stack, repeat=3)
 
     print_table(results)
     report: dict[str, Any] = {

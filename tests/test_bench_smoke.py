@@ -22,11 +22,21 @@ def test_bench_smoke_run_produces_every_result(tmp_path):
     report = json.loads(out.read_text())
     names = [r["name"] for r in report["results"]]
     for expected in ("waiting: HTTP requests per poll, deferrable", "jobs page: Hopsworks requests per rendered page",
+                     "jobs page (200 jobs, 50/page) vs raw Hopsworks request + empty plugin page",
                      "upload 0.1 MB DAG through the page vs write + compile()",
-                     "My DAGs page (1,000 DAGs, non-admin) vs /api/v2/dags?owners="):
+                     "upload 0.1 MB DAG through the page vs bare multipart endpoint + atomic write + compile()",
+                     "My DAGs page (1,000 DAGs, non-admin) vs /api/v2/dags?owners=",
+                     "My DAGs page (1,000 DAGs, non-admin) vs /ui/dags?owners= (React list, 14 recent runs)",
+                     "projects page (20 projects) vs empty plugin page"):
         assert expected in names, names
     by_name = {r["name"]: r for r in report["results"]}
-    # Counts, unlike timings, are exact: one Hopsworks request per poll and per jobs page.
+    # Counts, unlike timings, are exact: one Hopsworks request per poll and per jobs page; the projects
+    # page asks nothing per project (one GET /project with the user's own key, nothing when warm).
     assert by_name["waiting: HTTP requests per poll, deferrable"]["value"] == 1
     assert by_name["jobs page: Hopsworks requests per rendered page"]["value"] == 1
+    assert by_name["projects page (20 projects), user's own key: Hopsworks requests"]["details"]["calls"] == [
+        "GET /project"]
+    assert by_name["projects page (20 projects): Hopsworks job-count requests per page (was 20)"]["value"] == 0
+    assert by_name["projects page (20 projects), shared connection, warm: Hopsworks requests"]["value"] == 0
+    assert by_name["projects page: one row's job count (JSON): Hopsworks requests"]["value"] == 1
     assert "benchmark" in result.stdout and "goal" in result.stdout
