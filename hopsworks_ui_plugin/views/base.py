@@ -94,6 +94,38 @@ def browsing_with_shared_key() -> bool:
     return g.get("hw_own_key") is False
 
 
+# --- POST -> redirect -> GET: a POST's outcome carried to the page it redirects to ----------------
+
+#: How many outcomes a session keeps (the newest); older result tokens show the plain page.
+KEPT_RESULTS = 5
+
+
+def stash_result(kind: str, data: dict[str, Any]) -> str:
+    """Keep ``data`` (JSON types only) in the user's session under a new random token, for the GET
+    page a POST redirects to (``?result=<token>``): reloading that page shows the same outcome and
+    repeats nothing. Only the newest :data:`KEPT_RESULTS` stay."""
+    import secrets
+
+    from flask import session
+
+    token = secrets.token_urlsafe(12)
+    kept = [r for r in session.get("hw_results", []) if isinstance(r, dict)][-(KEPT_RESULTS - 1):]
+    session["hw_results"] = [*kept, {"token": token, "kind": kind, "data": data}]
+    return token
+
+
+def stashed_result(kind: str, token: str | None) -> dict[str, Any] | None:
+    """The outcome :func:`stash_result` kept under ``token`` for this kind of page, or None."""
+    from flask import session
+
+    if not token:
+        return None
+    for entry in session.get("hw_results", []):
+        if isinstance(entry, dict) and entry.get("token") == token and entry.get("kind") == kind:
+            return entry.get("data")  # type: ignore[no-any-return]
+    return None
+
+
 # --- permission decorators: resolve and check before the handler runs ---------------------------
 
 

@@ -7,11 +7,12 @@ and renders. Refusals are raised and become error pages in :mod:`hopsworks_ui_pl
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from flask import Response, g, request, url_for
+from flask import Response, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -20,6 +21,7 @@ from wtforms import HiddenField
 
 from hopsworks_ui_plugin.access import ProjectAccess
 from hopsworks_ui_plugin.core import dag_files as flows
+from hopsworks_ui_plugin.dag_files.records import RemovalReport
 from hopsworks_ui_plugin.errors import PluginError
 from hopsworks_ui_plugin.version_compat import conf_get
 from hopsworks_ui_plugin.views.base import (
@@ -29,6 +31,8 @@ from hopsworks_ui_plugin.views.base import (
     request_hook,
     request_is_admin,
     request_username,
+    stash_result,
+    stashed_result,
 )
 
 
@@ -81,7 +85,14 @@ class HopsworksDagFilesView(HopsworksBaseView):
         )
 
     def _answer(self, grant: ProjectAccess, directory: Path, outcome: flows.UploadResult, **extra: Any) -> Any:
-        return self._listing(grant, directory, outcome.status, outcome=outcome, **extra)
+        """POST -> redirect -> GET: the outcome is kept in the session and shown by the project's page
+        (``?result=<token>``, with the outcome's status), so reload and back repeat nothing."""
+        token = stash_result("upload", asdict(outcome))
+        return redirect(url_for("HopsworksDagFilesView.project", project_id=grant.project.id, result=token), 303)
+
+    @staticmethod
+    def _stashed(kind: str) -> dict[str, Any] | None:
+        return stashed_result(kind, request.args.get("result"))
 
     # -- pages ------------------------------------------------------------------------------------
 
@@ -94,7 +105,17 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @expose("/<int:project_id>/")
     @project_member()
     def project(self, grant: ProjectAccess) -> Any:
-        return self._listing(grant, self._folder(grant))
+        directory = self._folder(grant)
+        upload = self._stashed("upload")
+        if upload is not None:
+            results = [flows.FileResult(**r) for r in upload.pop("results", [])]
+            outcome = flows.UploadResult(**upload, results=results)
+            return self._listing(grant, directory, outcome.status, outcome=outcome, confirm_form=ConfirmForm())
+        deleted = self._stashed("delete")
+        if deleted is not None:
+            return self._listing(grant, directory, deleted_name=deleted["name"],
+                                 report=RemovalReport(**deleted["report"]))
+        return self._listing(grant, directory)
 
     @expose("/<int:project_id>/upload", methods=["POST"])
     @project_member(operate="upload")
@@ -106,14 +127,14 @@ class HopsworksDagFilesView(HopsworksBaseView):
         form = UploadForm()
         if not form.validate_on_submit():
             return self._answer(grant, directory, flows.UploadResult(
-                400, error="The form was not valid; reload the page and try again."), form=form)
+                400, error="The form was not valid; reload the page and try again."))
         files = [
             flows.IncomingFile(f.filename, f.stream, f.headers.get("Content-Disposition"))
             for f in request.files.getlist("files")
             if isinstance(f, FileStorage) and f.filename
         ]
         outcome = flows.upload(directory, files, request_username(), request_is_admin(), offer_override=True)
-        return self._answer(grant, directory, outcome, form=form, confirm_form=ConfirmForm())
+        return self._answer(grant, directory, outcome)
 
     @expose("/<int:project_id>/upload/replace", methods=["POST"])
     @project_member(operate="replace")
@@ -184,4 +205,5 @@ class HopsworksDagFilesView(HopsworksBaseView):
             return self.page("hopsworks/dag_files_delete.html", http_status=400,
                              error="The confirmation was not valid; nothing was deleted.", **context)
         report = flows.delete(directory, name, [d.dag_id for d in preview.dags], username=request_username())
-        return self.page("hopsworks/dag_files_delete.html", done=True, report=report, **context)
+        token = stash_result("delete", {"name": name, "report": asdict(report)})
+        return redirect(url_for("HopsworksDagFilesView.project", project_id=grant.project.id, result=token), 303)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request, url_for
+from flask import g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
@@ -25,6 +25,8 @@ from hopsworks_ui_plugin.views.base import (
     request_is_admin,
     request_user,
     request_username,
+    stash_result,
+    stashed_result,
 )
 
 
@@ -67,7 +69,9 @@ class HopsworksEditorView(HopsworksBaseView):
         g.hw_editor_project = grant.project.id
         opened = flows.open_file(file_flows.folder(grant.project.id, grant.project.name), name)
         reason = request.args.get("reason", "")[:300] or None  # e.g. the builder's "why it opens here"
-        return self._editor(grant, name, opened.text, opened.content_hash, reason=reason)
+        saved = stashed_result("editor-save", request.args.get("result")) or {}  # after a save's redirect
+        return self._editor(grant, name, opened.text, opened.content_hash, reason=reason,
+                            notice=saved.get("notice"), warnings=saved.get("warnings") or [])
 
     @expose("/<int:project_id>/edit/<name>", methods=["POST"])
     @project_member(operate="replace")
@@ -92,5 +96,6 @@ class HopsworksEditorView(HopsworksBaseView):
             if err.status == 404:
                 raise
             return self._editor(grant, name, text, base_hash, err.status, error=err.message)
-        return self._editor(grant, name, saved.text, saved.content_hash, notice=saved.message,
-                            warnings=saved.warnings)
+        # POST -> redirect -> GET: reloading the editor after a save repeats nothing.
+        token = stash_result("editor-save", {"notice": saved.message, "warnings": list(saved.warnings)})
+        return redirect(url_for("HopsworksEditorView.edit", project_id=grant.project.id, name=name, result=token), 303)

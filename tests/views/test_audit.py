@@ -55,17 +55,17 @@ def test_every_page_action_is_in_airflows_event_log_with_who_what_and_where(web,
     folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "demo_fs"
     name = "audit_trail_dag.py"
     files_token = alice.csrf(f"dag-files/{DEMO_FS}/")
-    alice.post(f"dag-files/{DEMO_FS}/upload", content_type="multipart/form-data",
+    alice.post(f"dag-files/{DEMO_FS}/upload", follow_redirects=True, content_type="multipart/form-data",
                data={"csrf_token": files_token, "files": (io.BytesIO(dag_source("alice", "audit_v1")), name)})
     assert newest("hopsworks.upload")["extra"]["file"] == name
-    ask = alice.post(f"dag-files/{DEMO_FS}/upload", content_type="multipart/form-data",
+    ask = alice.post(f"dag-files/{DEMO_FS}/upload", follow_redirects=True, content_type="multipart/form-data",
                      data={"csrf_token": files_token, "files": (io.BytesIO(dag_source("alice", "audit_v2")), name)})
     staged = re.search(r'name="staged" value="([^"]+)"', ask.get_data(as_text=True)).group(1)
     alice.post(f"dag-files/{DEMO_FS}/upload/replace", data={"csrf_token": files_token, "overwrite": "1",
-                                                           "staged": staged})
+                                                           "staged": staged}, follow_redirects=True)
     replaced = newest("hopsworks.replace")
     assert replaced["extra"]["file"] == name and replaced["extra"]["project_folder"] == "demo_fs"
-    alice.post(f"dag-files/{DEMO_FS}/files/{name}/delete", data={"csrf_token": files_token})
+    alice.post(f"dag-files/{DEMO_FS}/files/{name}/delete", follow_redirects=True, data={"csrf_token": files_token})
     assert not (folder / name).exists()
     assert newest("hopsworks.delete")["extra"] == {"source": "hopsworks plugin", "project_folder": "demo_fs",
                                                    "file": name}

@@ -77,7 +77,7 @@ def upload(user: Any, files: list[tuple[str, bytes]], project_id: int = DEMO_FS,
         form["csrf_token"] = user.csrf(page(f"{project_id}/"))
     elif csrf:
         form["csrf_token"] = str(csrf)
-    return user.post(page(f"{project_id}/upload"), data=form, content_type="multipart/form-data")
+    return user.post(page(f"{project_id}/upload"), follow_redirects=True, data=form, content_type="multipart/form-data")
 
 
 def html5_quoted(name: str) -> str:
@@ -169,7 +169,7 @@ def test_every_hostile_name_is_refused_and_nothing_is_written(web):
         if not name:
             continue  # an empty file name is "no file chosen" (tested below)
         raw, content_type = raw_multipart(token, f'filename="{html5_quoted(name)}"', dag_source("alice", "hostile"))
-        response = alice.post(page(f"{DEMO_FS}/upload"), data=raw, content_type=content_type)
+        response = alice.post(page(f"{DEMO_FS}/upload"), follow_redirects=True, data=raw, content_type=content_type)
         assert 400 <= response.status_code < 500, (name, response.status_code)
         shown = results_text(response)
         assert "refused" in shown and "Nothing was saved" in shown, (name, shown)
@@ -222,12 +222,12 @@ def test_an_admin_sees_exactly_what_they_override_and_must_tick_it(web):
     (staged,) = staged_values(ask)
     url = page(f"{DEMO_FS}/upload/replace")
     unticked = admin.post(url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "staged": staged,
-                                     "action": "override"})
+                                     "action": "override"}, follow_redirects=True)
     assert unticked.status_code == 400 and not (demo_dir() / name).exists()
     ask = upload(admin, [(name, source)])
     (staged,) = staged_values(ask)
     done = admin.post(url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "staged": staged,
-                                 "action": "override", "override": "1"})
+                                 "action": "override", "override": "1"}, follow_redirects=True)
     assert done.status_code == 200 and f"{name} was saved" in text(done)
     assert "Overridden by you (an admin): The DAG id of" in text(done)
     assert (demo_dir() / name).read_bytes() == source
@@ -244,7 +244,8 @@ def test_one_bad_file_means_nothing_of_the_upload_is_written(web):
 
 def test_no_file_chosen(web):
     alice = web("alice")
-    response = alice.post(page(f"{DEMO_FS}/upload"), data={"csrf_token": alice.csrf(page(f"{DEMO_FS}/"))})
+    response = alice.post(page(f"{DEMO_FS}/upload"),
+                          data={"csrf_token": alice.csrf(page(f"{DEMO_FS}/"))}, follow_redirects=True)
     assert response.status_code == 400 and "Choose one or more .py files" in body(response)
     response = upload(alice, [("", b"")])
     assert response.status_code == 400 and "Choose one or more .py files" in body(response)
@@ -273,9 +274,9 @@ def test_missing_csrf_token_is_refused_and_nothing_changes(web):
     assert snapshot() == before
     victim = demo_dir() / (unique() + ".py")
     victim.write_bytes(dag_source("alice", "victim"))
-    response = alice.post(page(f"{DEMO_FS}/files/{victim.name}/delete"))
+    response = alice.post(page(f"{DEMO_FS}/files/{victim.name}/delete"), follow_redirects=True)
     assert response.status_code == 400 and victim.is_file()
-    response = alice.post(page(f"{DEMO_FS}/upload/replace"),
+    response = alice.post(page(f"{DEMO_FS}/upload/replace"), follow_redirects=True,
                           data={"overwrite": "1", "staged": f"{'0' * 32}:{victim.name}"})
     assert response.status_code == 400
     assert victim.read_bytes() == dag_source("alice", "victim")
@@ -295,18 +296,19 @@ def test_replacing_an_existing_file_asks_first(web):
     (staged,) = staged_values(ask)
     replace_url = page(f"{DEMO_FS}/upload/replace")
     form = {"csrf_token": csrf_token(body(ask)), "overwrite": "1", "staged": staged, "action": "replace"}
-    done = alice.post(replace_url, data=form)
+    done = alice.post(replace_url, follow_redirects=True, data=form)
     assert done.status_code == 200 and f"{name} was replaced" in body(done)
     assert (demo_dir() / name).read_bytes() == new
-    again = alice.post(replace_url, data=form)
+    again = alice.post(replace_url, follow_redirects=True, data=form)
     assert again.status_code == 410 and "expired or was already used" in body(again)
     # "Keep the existing file" discards the staged upload.
     ask = upload(alice, [(name, old)])
     (staged,) = staged_values(ask)
-    empty = alice.post(replace_url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "action": "replace"})
+    empty = alice.post(replace_url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "action": "replace"},
+                       follow_redirects=True)
     assert empty.status_code == 400 and "The confirmation was not valid." in text(empty)
     kept = alice.post(replace_url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1", "staged": staged,
-                                         "action": "cancel"})
+                                         "action": "cancel"}, follow_redirects=True)
     assert kept.status_code == 200 and "Nothing was replaced" in body(kept)
     assert (demo_dir() / name).read_bytes() == new
     assert not [p for p in os.listdir(demo_dir()) if p.startswith(".")]
@@ -322,7 +324,7 @@ def test_a_confirmation_cannot_smuggle_a_bad_name_or_another_owner(web):
     replace_url = page(f"{DEMO_FS}/upload/replace")
     for staged in (f"{token}:../evil.py", f"{token}:.hidden.py", "../../x:a.py"):
         response = alice.post(replace_url, data={"csrf_token": csrf_token(body(ask)), "overwrite": "1",
-                                                 "staged": staged, "action": "replace"})
+                                                 "staged": staged, "action": "replace"}, follow_redirects=True)
         assert response.status_code == 400, staged
     # nothing written, and the refused confirmation's staged upload is removed (nothing waits for a retry)
     assert snapshot() == {k: v for k, v in before.items() if token not in k}
@@ -330,7 +332,7 @@ def test_a_confirmation_cannot_smuggle_a_bad_name_or_another_owner(web):
     token = staged_values(upload(alice, [(name, dag_source("alice", "v2"))]))[0].split(":")[0]
     bob = web("bob")
     response = bob.post(replace_url, data={"csrf_token": bob.csrf(page(f"{DEMO_FS}/")), "overwrite": "1",
-                                           "staged": f"{token}:{name}", "action": "replace"})
+                                           "staged": f"{token}:{name}", "action": "replace"}, follow_redirects=True)
     assert response.status_code == 403 and "your own Hopsworks username 'bob'" in text(response)
     assert (demo_dir() / name).read_bytes() == dag_source("alice", "v1")
 
@@ -354,7 +356,7 @@ def test_non_members_get_403_and_the_file_is_untouched(web, user):
         assert "EmptyOperator" not in body(response)
     before = snapshot()
     assert upload(client, [(target.name, dag_source(user, "x"))], csrf=token).status_code == 403
-    response = client.post(page(f"{DEMO_FS}/upload/replace"),
+    response = client.post(page(f"{DEMO_FS}/upload/replace"), follow_redirects=True,
                            data={"csrf_token": token, "overwrite": "1", "staged": f"{'0' * 32}:{target.name}"})
     assert response.status_code == 403
     assert snapshot() == before and target.read_bytes() == dag_source("alice", "idor")
@@ -390,7 +392,7 @@ def test_a_symlink_in_the_project_folder_is_not_listed_or_followed(web, tmp_path
             response = alice.get(page(f"{DEMO_FS}/files/{link.name}{suffix}"))
             assert response.status_code == 403 and "symbolic link" in body(response)
             assert "do not show" not in body(response)
-        response = alice.post(page(f"{DEMO_FS}/files/{link.name}/delete"),
+        response = alice.post(page(f"{DEMO_FS}/files/{link.name}/delete"), follow_redirects=True,
                               data={"csrf_token": csrf_token(body(listing))})
         assert response.status_code == 403 and link.is_symlink() and secret.exists()
     finally:
@@ -420,12 +422,12 @@ def test_delete_removes_the_file_and_its_dag_records(web):
     assert confirm.status_code == 200 and "pauses and removes" in body(confirm)
     assert all(f'data-testid="dag-{i}"' in body(confirm) for i in ids) and target.is_file()
 
-    done = alice.post(url, data={"csrf_token": csrf_token(body(confirm))})
+    done = alice.post(url, follow_redirects=True, data={"csrf_token": csrf_token(body(confirm))})
     assert done.status_code == 200, text(done)
     assert "The file was removed" in body(done) and "2 DAGs paused and removed from Airflow" in body(done)
     assert "1 import error record removed" in text(done)
     assert not target.exists() and dag_rows(*ids) == {}
-    again = alice.post(url, data={"csrf_token": csrf_token(body(confirm))})
+    again = alice.post(url, follow_redirects=True, data={"csrf_token": csrf_token(body(confirm))})
     assert again.status_code == 404
 
 
@@ -459,7 +461,7 @@ def test_encoded_file_names_in_raw_multipart_are_refused(web, disposition):
     alice = web("alice")
     before = snapshot()
     raw, content_type = raw_multipart(alice.csrf(page(f"{DEMO_FS}/")), disposition, dag_source("alice", "x"))
-    response = alice.post(page(f"{DEMO_FS}/upload"), data=raw, content_type=content_type)
+    response = alice.post(page(f"{DEMO_FS}/upload"), follow_redirects=True, data=raw, content_type=content_type)
     assert response.status_code == 400, (disposition, results_text(response))
     assert "refused" in results_text(response)
     assert snapshot() == before
@@ -471,7 +473,7 @@ def test_a_chunked_upload_without_content_length_writes_nothing(web):
     raw, content_type = raw_multipart(alice.csrf(page(f"{DEMO_FS}/")), f'filename="{unique()}.py"',
                                       dag_source("alice", "chunked"))
     response = alice.post(page(f"{DEMO_FS}/upload"), input_stream=io.BytesIO(raw), content_type=content_type,
-                          headers={"Transfer-Encoding": "chunked"})
+                          headers={"Transfer-Encoding": "chunked"}, follow_redirects=True)
     assert response.status_code == 400
     assert snapshot() == before
 

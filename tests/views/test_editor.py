@@ -65,7 +65,7 @@ def save(user: Any, path: Path, content: str, opened: Any = None, **extra: str) 
     opened = opened if opened is not None else user.get(edit_path(path))
     form = {"csrf_token": csrf_token(body(opened)), "base_hash": hidden(opened, "base_hash"), "content": content,
             **extra}
-    return user.post(edit_path(path), data=form)
+    return user.post(edit_path(path), data=form, follow_redirects=True)
 
 
 def test_open_shows_the_file_in_codemirror_served_from_static(web, dag_file):
