@@ -46,7 +46,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hopsworks_ui_plugin.access import owner_key
 from hopsworks_ui_plugin.errors import BadInput, Conflict, NotFound
-from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_2_PLUS, AIRFLOW_V_3_3_PLUS
+from hopsworks_ui_plugin.version_compat import (
+    AIRFLOW_V_3,
+    AIRFLOW_V_3_1_PLUS,
+    AIRFLOW_V_3_2_PLUS,
+    AIRFLOW_V_3_3_PLUS,
+    manual_run_params,
+)
 
 log = logging.getLogger(__name__)
 LIKE_ESCAPE = "\\"
@@ -548,7 +554,6 @@ def _serialized_dag(dag_id: str, session: Session) -> Any:
 
 def _create_manual_run(dag_id: str, username: str, session: Session) -> str | None:
     """Airflow 3: ``TriggerDAGRunPostBody.validate_context`` and ``create_dagrun``, like the API."""
-    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
@@ -556,7 +561,7 @@ def _create_manual_run(dag_id: str, username: str, session: Session) -> str | No
     if dag is None:
         return None
     # The React UI's trigger form defaults the logical date to "now".
-    params = TriggerDAGRunPostBody(logical_date=datetime.now(UTC)).validate_context(dag)
+    params = manual_run_params(dag, logical_date=datetime.now(UTC))
     # Partitioned runs: validate_context returns partition_key from 3.2, partition_date from 3.3.
     partition = ("partition_key", "partition_date") if AIRFLOW_V_3_3_PLUS else ("partition_key",)
     extra: dict[str, Any] = {k: params[k] for k in partition} if AIRFLOW_V_3_2_PLUS else {}

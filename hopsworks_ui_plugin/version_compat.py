@@ -189,3 +189,12 @@ __all__ = [
     "jwt_cookie_name",
     "mask_secret",
 ]
+
+
+def manual_run_params(dag: Any, *, logical_date: Any, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What Airflow 3's own REST trigger endpoint derives from a trigger request (run id, data interval,
+    run_after, conf, partition fields of this version), so a run triggered from the plugin is the run the
+    API would create. Airflow's validation model lives in its API package: imported here, not in the core."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+
+    return dict(TriggerDAGRunPostBody(logical_date=logical_date, conf=conf or {}).validate_context(dag))
