@@ -198,19 +198,173 @@ def audit_scope_folder(dag_id: str | None) -> str | None:
     return None
 
 
-def may_act_on_dag(owners: str | None, username: str | None, admin: bool) -> bool:
-    """Pause, unpause or trigger a DAG from the plugin's pages: its owners and Airflow admins."""
-    return admin or owns_dag(owners, username)
+# --- the policy: who may do what, the one table ----------------------------------------------------
+#
+# Hopsworks' project model (a project's members act on its jobs, files and DAGs) plus Airflow's roles
+# (a read-only Airflow role may only look: :data:`ACTIONS` names the permission each action needs).
+# Every surface asks :func:`may`: the pages (``views.base`` decorators, ``core.my_dags``), the auth
+# manager (owner or member of the DAG's project folder, in SQL: ``metadb.visible_dag_ids``) and the
+# operators (the task-owner check: a task's owner must be a member). ``policy_markdown()`` renders it
+# for the README; tests/test_policy.py walks it on every surface.
+
+#: Actions on a project's jobs and DAG files (need membership) and on DAGs (owners too).
+PROJECT_ACTIONS = ("browse", "launch", "stop", "upload", "replace", "delete")
+DAG_ACTIONS = ("browse", "pause", "trigger")
+POLICY_ACTIONS = ("browse", "launch", "stop", "upload", "replace", "delete", "pause", "trigger")
+
+#: subject -> the actions it allows (on the project's jobs, files and DAGs; a DAG owner: on that DAG).
+#: A user may act when any subject they are allows it AND their Airflow role has the action's
+#: permission (:data:`ACTIONS`): an Airflow Viewer role allows "browse" only, whatever the project role.
+POLICY: dict[str, frozenset[str]] = {
+    "Data owner": frozenset(POLICY_ACTIONS),
+    "Data scientist": frozenset(POLICY_ACTIONS),
+    "other project role": frozenset(),  # not a member for the plugin (Hopsworks: Data owner/scientist act)
+    "DAG owner": frozenset(DAG_ACTIONS),  # a DAG's owner, even outside its project: that DAG only
+    "Airflow admin": frozenset(POLICY_ACTIONS),  # every project (``[hopsworks] admin_roles``)
+}
 
 
-def require_dag_actor(dag_id: str, owners: str | None, username: str, admin: bool, verb: str) -> None:
+def may(action: str, *, admin: bool = False, role: str | None = None, owner: bool = False,
+        airflow_allows: bool = True) -> bool:
+    """The policy (:data:`POLICY`): may a user with this Airflow admin flag, project role (in the
+    project of the job, file or DAG; None: not in the team), DAG ownership and Airflow permission do
+    ``action``?"""
+    if action not in POLICY_ACTIONS:
+        raise KeyError(action)
+    if not airflow_allows:
+        return False
+    subjects = ["Airflow admin"] if admin else []
+    if role:
+        subjects.append(role if role in POLICY else "other project role")
+    if owner:
+        subjects.append("DAG owner")
+    return any(action in POLICY[s] for s in subjects)
+
+
+def policy_markdown() -> str:
+    """The policy as a markdown table (for the README), computed from :func:`may`."""
+    columns: list[tuple[str, dict[str, Any]]] = [
+               ("Airflow Viewer (any project role)", {"role": "Data owner", "airflow_allows": None}),
+               ("Data owner", {"role": "Data owner"}), ("Data scientist", {"role": "Data scientist"}),
+               ("other project role", {"role": "Data observer"}), ("DAG owner, not a member", {"owner": True}),
+               ("Airflow admin", {"admin": True})]
+    lines = ["| action | " + " | ".join(c for c, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for action in POLICY_ACTIONS:
+        cells = []
+        for _label, kwargs in columns:
+            kw = dict(kwargs)
+            if kw.pop("airflow_allows", True) is None:  # a read-only Airflow role: only READ permissions
+                kw["airflow_allows"] = ACTIONS[action][1] == READ_DAGS
+            cells.append("yes" if may(action, **kw) else "no")
+        lines.append(f"| {action} ({action_words(action)}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def may_act_on_dag(owners: str | None, username: str | None, admin: bool, member: bool = False,
+                   action: str = "trigger") -> bool:
+    """Pause, unpause or trigger a DAG from the plugin's pages (:func:`may`): its owners, the members
+    of the project whose folder holds it (``member``), Airflow admins."""
+    return may("pause" if action == "unpause" else action, admin=admin,
+               role="Data scientist" if member else None, owner=owns_dag(owners, username))
+
+
+def require_dag_actor(dag_id: str, owners: str | None, username: str, admin: bool, verb: str,
+                      member: bool = False) -> None:
     """Refuse (403) a user who may not ``verb`` this DAG (:func:`may_act_on_dag`)."""
-    if not may_act_on_dag(owners, username, admin):
+    action = verb if verb in POLICY_ACTIONS else "pause"
+    if not may_act_on_dag(owners, username, admin, member, action):
         raise Forbidden(
-            f"DAG {dag_id!r} is owned by {owners or 'nobody'!s}, not by you ({username}). Only a "
-            "DAG's owners and Airflow admins can pause, unpause or trigger it here.",
+            f"DAG {dag_id!r} is owned by {owners or 'nobody'!s}, not by you ({username}), and its file is not "
+            "in a Hopsworks project you are a member of. A DAG's owners, the Data owners and Data scientists "
+            "of its project and Airflow admins can pause, unpause or trigger it.",
             title=f"Cannot {verb} {dag_id}",
         )
+
+
+def dag_project_member(fileloc: str | None, username: str) -> bool:
+    """Is ``username`` a member (Data owner or Data scientist) of the project whose folder holds the
+    DAG file ``fileloc`` (the auth manager's project rule)?"""
+    from pathlib import Path
+
+    from hopsworks_ui_plugin.dag_files import paths
+
+    if not fileloc or not username:
+        return False
+    try:
+        relative = Path(fileloc).resolve().relative_to(paths.dags_root())
+    except (ValueError, OSError):
+        return False
+    if len(relative.parts) < 2:
+        return False
+    return relative.parts[0] in member_project_folders(username)
+
+
+class _Outage:
+    """Remembers that Hopsworks could not be asked, for ``[hopsworks] membership_retry_s`` seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def active(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._until
+
+    def start(self) -> None:
+        with self._lock:
+            self._until = time.monotonic() + settings.membership_retry_s()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until = 0.0
+
+
+OUTAGE = _Outage()
+
+
+def member_project_folders(username: str) -> list[str]:
+    """Folder names (under the DAGs folder) of the Hopsworks projects ``username`` is a member of
+    (Data owner or Data scientist), from the cached :data:`MEMBERSHIPS`.
+
+    A user with their own key (My Hopsworks key) gets the projects Hopsworks lists for that key;
+    others (or when their key fails) the service connection's view of the teams.
+    Fails closed: when Hopsworks (or the connection) is unavailable, returns ``[]`` and logs a
+    warning, so non-admins keep only the DAGs they own.
+    """
+    import logging
+
+    from hopsworks_ui_plugin.dag_files.paths import project_folder_name
+    from hopsworks_ui_plugin.hooks.hopsworks import hook_for, service_hook
+
+    log = logging.getLogger("hopsworks_ui_plugin.auth_manager")
+    if not username or OUTAGE.active():
+        return []
+    projects = None
+    try:
+        own = hook_for(username)
+        if own is not None:
+            projects = visible_projects(own, username, admin=False)
+    except Exception as err:  # a revoked key, the key table unreadable, Hopsworks down: try the shared view
+        log.warning("The own Hopsworks key of %s could not be used for memberships (%s); using the shared "
+                    "connection.", username, err)
+    try:
+        if projects is None:
+            projects = visible_projects(service_hook(), username, admin=False)
+    except Exception as err:  # HopsworksError, a missing connection, anything: fail closed
+        OUTAGE.start()
+        log.warning(
+            "Hopsworks project memberships are unavailable (%s); until it answers again, non-admin "
+            "users only get the DAGs they own.",
+            err,
+        )
+        return []
+    folders = []
+    for project, _role in projects:
+        try:
+            folders.append(project_folder_name(project.id, project.name))
+        except ValueError:
+            continue
+    return folders
 
 
 class TaskOwnerNotMember(PermissionError):
@@ -359,7 +513,6 @@ class MembershipCache:
                 del self._lists[key]
             for pkey in [k for k in self._projects if k[0].startswith(scope_prefix)]:
                 del self._projects[pkey]
-
 
     def project_list(self, hook: HopsworksHook) -> list[dict[str, Any]]:
         """Projects the hook's key sees (``GET /project``), cached."""

@@ -9,17 +9,14 @@ Enable with::
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from airflow.utils.session import NEW_SESSION, provide_session
 
-from hopsworks_ui_plugin import access, metadb, settings
+from hopsworks_ui_plugin import access, metadb
 from hopsworks_ui_plugin.access import is_admin, username_of
-from hopsworks_ui_plugin.dag_files.paths import project_folder_name
 from hopsworks_ui_plugin.version_compat import (
     AIRFLOW_V_3,
     AIRFLOW_V_3_2_PLUS,
@@ -35,68 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _Outage:
-    """Remembers that Hopsworks could not be asked, for ``[hopsworks] membership_retry_s`` seconds."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._until = 0.0
-
-    def active(self) -> bool:
-        with self._lock:
-            return time.monotonic() < self._until
-
-    def start(self) -> None:
-        with self._lock:
-            self._until = time.monotonic() + settings.membership_retry_s()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._until = 0.0
-
-
-OUTAGE = _Outage()
-
-
-def member_project_folders(username: str) -> list[str]:
-    """Folder names (under the DAGs folder) of the Hopsworks projects ``username`` is a member of
-    (Data owner or Data scientist), from the cached :data:`access.MEMBERSHIPS`.
-
-    A user with their own key (My Hopsworks key) gets the projects Hopsworks lists for that key;
-    others (or when their key fails) the service connection's view of the teams.
-    Fails closed: when Hopsworks (or the connection) is unavailable, returns ``[]`` and logs a
-    warning, so non-admins keep only the DAGs they own.
-    """
-    if not username or OUTAGE.active():
-        return []
-    from hopsworks_ui_plugin.hooks.hopsworks import hook_for, service_hook
-
-    projects = None
-    try:
-        own = hook_for(username)
-        if own is not None:
-            projects = access.visible_projects(own, username, admin=False)
-    except Exception as err:  # a revoked key, the key table unreadable, Hopsworks down: try the shared view
-        log.warning("The own Hopsworks key of %s could not be used for memberships (%s); using the shared "
-                    "connection.", username, err)
-    try:
-        if projects is None:
-            projects = access.visible_projects(service_hook(), username, admin=False)
-    except Exception as err:  # HopsworksError, a missing connection, anything: fail closed
-        OUTAGE.start()
-        log.warning(
-            "Hopsworks project memberships are unavailable (%s); until it answers again, non-admin "
-            "users only get the DAGs they own.",
-            err,
-        )
-        return []
-    folders = []
-    for project, _role in projects:
-        try:
-            folders.append(project_folder_name(project.id, project.name))
-        except ValueError:
-            continue
-    return folders
+# Moved to access (the one policy module); kept importable here.
+OUTAGE = access.OUTAGE
+member_project_folders = access.member_project_folders
 
 
 class HopsworksAuthManager(FabAuthManager):

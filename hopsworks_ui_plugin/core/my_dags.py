@@ -224,14 +224,17 @@ def list_page(params: ListParams, username: str, admin: bool, hook_factory: Any 
 def dag_for_action(dag_id: str, user: Any, verb: str, *, run: bool = False) -> metadb.DagRef:
     """The DAG ``user`` wants to ``verb`` (an action of :data:`access.ACTIONS`, e.g. ``"pause"``,
     ``"trigger"``), if they may: :class:`NotFound` for an unknown DAG, :class:`Forbidden` unless they
-    are an owner or an admin (:func:`access.may_act_on_dag`) and the configured auth manager also
+    are an owner, a member of the DAG's project or an admin (:func:`access.may_act_on_dag`) and the
+    configured auth manager also
     allows the action's Airflow permission on this DAG (FAB roles, HopsworksAuthManager's rule)."""
     action = verb if verb in access.ACTIONS else ("trigger" if run else "pause")
     username, admin = access.username_of(user), access.is_admin(user)
     dag = metadb.dag_ref(dag_id)
     if dag is None:
         raise NotFound(f"There is no DAG {dag_id!r}.", title=f"Cannot {verb} {dag_id}")
-    access.require_dag_actor(dag_id, dag.owners, username, admin, verb)
+    member = not admin and not access.owns_dag(dag.owners, username) and access.dag_project_member(
+        dag.fileloc, username)  # the project rule (access.POLICY): asked only when it decides
+    access.require_dag_actor(dag_id, dag.owners, username, admin, verb, member=member)
     access.require_airflow_permission(user, action, dag_id)
     return dag
 

@@ -211,7 +211,6 @@ def test_owner_triggers_a_run(user):
     [
         ("alice", "mdt_bob_report"),
         ("alice", "mdt_alice2"),
-        ("alice", "mdt_demo_fs_bob"),
         ("carol", "mdt_shared"),
         ("bob", "mdt_caps"),
     ],
@@ -226,6 +225,14 @@ def test_other_users_dags_are_refused_and_unchanged(user, username, dag_id):
         assert f"not by you ({username})" in text and "Traceback" not in text
     assert dag_row(dag_id).is_paused == paused_before
     assert runs_of(dag_id) == runs_before
+
+
+def test_a_project_member_may_act_on_the_projects_dags(user):
+    """access.POLICY: members (alice is demo_fs's Data owner) act on their project's DAGs, as in
+    Airflow's own UI under HopsworksAuthManager and on the DAG files page."""
+    before = runs_of("mdt_demo_fs_bob")
+    assert post_action(user("alice"), "mdt_demo_fs_bob", "trigger").status_code == 302
+    assert len(runs_of("mdt_demo_fs_bob")) == len(before) + 1
 
 
 def test_admin_may_act_on_any_dag(user):
