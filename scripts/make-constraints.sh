@@ -6,18 +6,20 @@
 # Usage: scripts/make-constraints.sh VERSION [--plain]
 #   --plain   resolve without the extra pins below and print the freeze to stdout instead of writing the file
 #             (to see what a user's plain `pip install apache-airflow==VERSION` gets)
-# Env: PYTHON (default python3), SCRATCH (default ${TMPDIR:-/tmp}/hw-constraints-VERSION, removed first).
+# Env: PYTHON_VERSION (X.Y, e.g. 3.12: python3.12 or pyenv's) or PYTHON (default python3), as in
+#   scripts/airflow-env.sh; SCRATCH (default ${TMPDIR:-/tmp}/hw-constraints-VERSION-pyX.Y, removed first).
 #
-# After regenerating, check the pins really run:  AIRFLOW_VERSION=VERSION scripts/setup-env.sh &&
-#   .venv-afVERSION/bin/python scripts/version-smoke.py
+# After regenerating, check the pins really run:  [PYTHON_VERSION=X.Y] AIRFLOW_VERSION=VERSION scripts/test.sh -m smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:?usage: scripts/make-constraints.sh VERSION [--plain]}
 plain=0
 [ "${2:-}" = "--plain" ] && plain=1
-PYTHON=${PYTHON:-python3}
-pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-scratch=${SCRATCH:-${TMPDIR:-/tmp}/hw-constraints-$version}
+HW_PYTHON_ONLY=1 source scripts/airflow-env.sh  # sets PYTHON and PYTHON_VERSION
+pyver=$PYTHON_VERSION
+scratch=${SCRATCH:-${TMPDIR:-/tmp}/hw-constraints-$version-py$pyver}
+pyenv_prefix=""
+[ "$pyver" != "$DEFAULT_PYTHON_VERSION" ] && pyenv_prefix="PYTHON_VERSION=$pyver "
 out=constraints/airflow-$version-py$pyver.txt
 
 # Extra requirements per Airflow line, each with the reason. Keep them minimal: pip resolves the rest.
@@ -53,8 +55,16 @@ if [ "$plain" = 1 ]; then
   why=("none (--plain)")
 fi
 
-# This package's own requirements and test extra, read from setup.cfg (without building the package).
-mapfile -t own < <("$PYTHON" - <<'EOF'
+rm -rf "$scratch"
+"$PYTHON" -m venv "$scratch"
+log="$scratch/install.log"
+echo "Resolving apache-airflow==$version in $scratch (log: $log) ..." >&2
+start=$(date +%s)
+"$scratch/bin/python" -m pip install --upgrade pip "setuptools>=68" wheel >"$log" 2>&1
+
+# This package's own requirements and test extra, read from setup.cfg (without building the package), with the
+# scratch venv's setuptools (Python 3.12 itself comes without one).
+own_reqs=$("$scratch/bin/python" - <<'EOF'
 from setuptools.config.setupcfg import read_configuration
 opts = read_configuration("setup.cfg")["options"]
 for req in opts["install_requires"] + opts["extras_require"].get("test", []):
@@ -62,13 +72,8 @@ for req in opts["install_requires"] + opts["extras_require"].get("test", []):
         print(req)
 EOF
 )
-
-rm -rf "$scratch"
-"$PYTHON" -m venv "$scratch"
-log="$scratch/install.log"
-echo "Resolving apache-airflow==$version in $scratch (log: $log) ..." >&2
-start=$(date +%s)
-"$scratch/bin/python" -m pip install --upgrade pip "setuptools>=68" wheel >"$log" 2>&1
+mapfile -t own <<<"$own_reqs"
+[ "${#own[@]}" -gt 1 ] || { echo "could not read the requirements from setup.cfg" >&2; exit 1; }
 if ! "$scratch/bin/python" -m pip install "apache-airflow==$version" "${extra[@]}" "${own[@]}" >>"$log" 2>&1; then
   tail -40 "$log" >&2
   exit 1
@@ -88,12 +93,12 @@ mkdir -p constraints
 {
   echo "# Pins for apache-airflow==$version on Python $pyver, with this package's requirements and [test] extra."
   echo "# Not Airflow's published constraints (they cannot be downloaded here): produced on $(date -u +%Y-%m-%d) by"
-  echo "#   scripts/make-constraints.sh $version"
+  echo "#   ${pyenv_prefix}scripts/make-constraints.sh $version"
   echo "# which resolves, with pip $pipver in a fresh venv,"
   echo "#   pip install apache-airflow==$version ${extra[*]} <setup.cfg install_requires and [test]>"
   echo "# and writes \`pip freeze\`. Extra pins: ${why[*]}"
-  echo "# Regenerate: scripts/make-constraints.sh $version; then check: AIRFLOW_VERSION=$version scripts/setup-env.sh"
-  echo "# and <that venv>/bin/python scripts/version-smoke.py. Used by scripts/setup-env.sh (pip install -c)."
+  echo "# Regenerate: ${pyenv_prefix}scripts/make-constraints.sh $version; then check:"
+  echo "#   ${pyenv_prefix}AIRFLOW_VERSION=$version scripts/test.sh -m smoke. Used by scripts/setup-env.sh (pip install -c)."
   freeze
 } >"$out"
 echo "Wrote $out ($(grep -vc '^#' "$out") pins, resolved in ${secs}s)" >&2

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates the venv and installs the plugin with everything the demo and the tests need, for one Airflow version.
-# Usage: [AIRFLOW_VERSION=3.0.6] scripts/setup-env.sh [--with-browser]   (--with-browser also installs Debian's chromium)
+# Usage: [AIRFLOW_VERSION=3.0.6] [PYTHON_VERSION=3.12] scripts/setup-env.sh [--with-browser]
+#   (--with-browser also installs Debian's chromium)
 # AIRFLOW_VERSION defaults to the newest supported 3.x (venv .venv); any other version gets .venv-af<version>.
+# PYTHON_VERSION defaults to python3's (3.11); another Python gets .venv-af<version>-py<X.Y> (scripts/airflow-env.sh).
 # Installs with the pins kept in constraints/airflow-<version>-py<X.Y>.txt (scripts/make-constraints.sh makes them).
 # Idempotent and quick when nothing changed.
 set -euo pipefail
@@ -21,6 +23,12 @@ pip_logged() {  # pip with its chatter in a log file, shown only when it fails
 if [ ! -x "$VENV/bin/python" ]; then
   echo "Creating $VENV ..."
   "$PYTHON" -m venv "$VENV"
+fi
+venv_pyver=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ "$venv_pyver" != "$PYTHON_VERSION" ]; then
+  echo "$VENV has Python $venv_pyver, but Python $PYTHON_VERSION was asked for ($CONSTRAINTS)." >&2
+  echo "Remove it or choose another VENV." >&2
+  exit 2
 fi
 stamp="$VENV/.hopsworks-installed"
 want=$( (cat setup.cfg pyproject.toml "$CONSTRAINTS"; echo "$AIRFLOW_VERSION") | sha256sum | cut -d' ' -f1)
