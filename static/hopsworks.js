@@ -42,3 +42,10 @@
     proxy.remove();
   });
 })();
+
+/* Forms with data-hw-confirm (Stop an execution) ask before they are sent. */
+document.addEventListener("submit", function (event) {
+  "use strict";
+  var question = event.target.getAttribute && event.target.getAttribute("data-hw-confirm");
+  if (question && !window.confirm(question)) event.preventDefault();
+});

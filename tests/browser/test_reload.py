@@ -29,8 +29,16 @@ def reload_is_safe(page) -> str:
     return text
 
 
-def accept_dialogs(page) -> None:
-    page.on("dialog", lambda dialog: dialog.accept())
+def accept_dialogs(page) -> list[str]:
+    """Accept every confirm() the page asks; returns the questions asked."""
+    asked: list[str] = []
+
+    def on_dialog(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", on_dialog)
+    return asked
 
 
 def executions_of(hw, project_id: int, job: str) -> int:
@@ -40,7 +48,7 @@ def executions_of(hw, project_id: int, job: str) -> int:
 
 def test_reload_after_launch_and_stop(browser_login, airflow_server, hw):
     page = browser_login("alice")
-    accept_dialogs(page)
+    asked = accept_dialogs(page)
     page.goto(airflow_server.page("projects/119/jobs/etl"))
     before = executions_of(hw, 119, "etl")
     page.fill("input[name=args]", "--duration 120")  # still running when Stop is clicked
@@ -52,6 +60,7 @@ def test_reload_after_launch_and_stop(browser_login, airflow_server, hw):
 
     page.locator("[data-testid=stop]").first.click()
     page.wait_for_load_state("load")
+    assert len(asked) == 1 and asked[0].startswith("Stop execution #")  # Stop asks first
     reload_is_safe(page)
     assert executions_of(hw, 119, "etl") == before + 1
 
