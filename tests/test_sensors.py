@@ -41,7 +41,7 @@ def test_success_sensor_bound_to_the_launch_task(hw, airflow_db, mode):
         + f"""
 with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice"}}) as dag:
     launch = HopsworksLaunchOperator(task_id="launch", job_name="etl", project_name="demo_fs",
-                                     wait_for_completion=False)
+                                     job_arguments="--duration 30", wait_for_completion=False)
     wait = HopsworksJobSuccessSensor(task_id="wait", job_name="etl", project_id=119, launch_task_id="launch",
                                      poke_interval=0.1, mode={sensor_mode!r}, deferrable={deferrable},
                                      timeout=60)

@@ -28,6 +28,12 @@ class HopsworksPollingTrigger(BaseTrigger):
     poll_interval: float
     deadline: float | None
     _hook: HopsworksHook | None
+    #: The constructor arguments, in order: what the triggerer rebuilds the trigger from.
+    serialized_fields: tuple[str, ...] = ()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}",
+                {name: getattr(self, name) for name in self.serialized_fields})
 
     async def _get_hook(self) -> HopsworksHook:
         if self._hook is None:
@@ -90,6 +96,9 @@ class HopsworksExecutionTrigger(HopsworksPollingTrigger):
     crosses the serialization boundary, so monotonic time would be meaningless).
     """
 
+    serialized_fields = ("project_id", "job_name", "execution_id", "hopsworks_conn_id", "poll_interval", "deadline",
+                         "cancel_on_kill", "hw_api_key")
+
     def __init__(
         self,
         *,
@@ -113,20 +122,6 @@ class HopsworksExecutionTrigger(HopsworksPollingTrigger):
         self.hw_api_key = hw_api_key
         self._hook: HopsworksHook | None = None
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "project_id": self.project_id,
-                "job_name": self.job_name,
-                "execution_id": self.execution_id,
-                "hopsworks_conn_id": self.hopsworks_conn_id,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "cancel_on_kill": self.cancel_on_kill,
-                "hw_api_key": self.hw_api_key,
-            },
-        )
 
     async def _poll(self, hook: HopsworksHook) -> dict[str, Any] | None:
         # The hook is synchronous (requests); a thread keeps the triggerer's event loop free while
@@ -233,6 +228,8 @@ class HopsworksDatasetTrigger(HopsworksPollingTrigger):
     epoch seconds.
     """
 
+    serialized_fields = ("project_id", "path", "hopsworks_conn_id", "poll_interval", "deadline", "hw_api_key")
+
     def __init__(
         self,
         *,
@@ -252,18 +249,6 @@ class HopsworksDatasetTrigger(HopsworksPollingTrigger):
         self.hw_api_key = hw_api_key
         self._hook: HopsworksHook | None = None
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "project_id": self.project_id,
-                "path": self.path,
-                "hopsworks_conn_id": self.hopsworks_conn_id,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "hw_api_key": self.hw_api_key,
-            },
-        )
 
     def _event(self, status: str, message: str) -> TriggerEvent:
         return TriggerEvent({"status": status, "message": message, "path": self.path})
