@@ -1,5 +1,5 @@
-"""settings.OPTIONS is the one declaration of the [hopsworks] options: Airflow lists them, the README
-documents each, and the accessors read airflow.cfg."""
+"""settings.OPTIONS and access.POLICY are declared once: Airflow lists the options, the README
+documents each option and shows the policy table as access renders it, and the accessors read airflow.cfg."""
 
 from __future__ import annotations
 
@@ -50,3 +50,11 @@ def test_connection_form_fields_are_declared_once():
     widgets = HopsworksHook.get_connection_form_widgets()
     assert set(provider) == set(widgets) == {f.key for f in settings.CONNECTION_FIELDS}
     assert HopsworksHook.get_ui_field_behaviour()["relabeling"]["password"] == "API key"
+
+
+def test_the_readme_policy_table_is_the_one_in_access():
+    from hopsworks_ui_plugin import access
+
+    text = README.read_text()
+    table = text.split("<!-- policy-table", 1)[1].split("-->", 1)[1].strip().split("\n\n", 1)[0]
+    assert table == access.policy_markdown().strip()
