@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qs
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from hopsworks_ui_plugin.asgi_limits import ASGIApp, Message, Receive, Scope, Send
 
 LIST_PATH = "/api/v2/assets"
 EVENTS_PATH = "/api/v2/assets/events"
