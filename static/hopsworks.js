@@ -49,3 +49,69 @@ document.addEventListener("submit", function (event) {
   var question = event.target.getAttribute && event.target.getAttribute("data-hw-confirm");
   if (question && !window.confirm(question)) event.preventDefault();
 });
+
+/* Live pages: a table with data-hw-live="<JSON URL>" polls that URL every few seconds while anything
+ * on it is not final, and updates its rows in place (no reload). The JSON is
+ *   {"final": bool, "items": [{"key", "final", "state", "final_status", "badge", "elapsed", "html"}]}
+ * and a row is the element with data-live-key="<key>"; inside it, [data-live=state] .hw-badge gets
+ * the state and colour, [data-live=final-status] / [data-live=elapsed] their text, [data-live=html]
+ * the server-rendered HTML, and a final row's [data-live=action] becomes its "Logs" link
+ * (data-logs-url). Polling stops once "final" is true, or after repeated failures. */
+(function () {
+  "use strict";
+  var INTERVAL_MS = 2500, MAX_FAILURES = 5;
+
+  function update(row, item) {
+    var badge = row.querySelector("[data-live=state] .hw-badge");
+    if (badge && item.state) {
+      badge.textContent = item.state;
+      badge.className = "hw-badge hw-badge-" + (item.badge || "none");
+    }
+    var fields = {"final-status": item.final_status, "elapsed": item.elapsed};
+    Object.keys(fields).forEach(function (name) {
+      var cell = row.querySelector("[data-live=" + name + "]");
+      if (cell && fields[name] !== undefined) cell.textContent = fields[name] || "—";
+    });
+    var html = row.querySelector("[data-live=html]");
+    if (html && typeof item.html === "string" && html.innerHTML !== item.html) html.innerHTML = item.html;
+    var action = row.querySelector("[data-live=action]");
+    if (action && item.final && row.getAttribute("data-logs-url")) {
+      var link = document.createElement("a");
+      link.className = "btn btn-default btn-xs";
+      link.href = row.getAttribute("data-logs-url");
+      link.textContent = "Logs";
+      action.replaceChildren(link);
+    }
+  }
+
+  function watch(table) {
+    var url = table.getAttribute("data-hw-live"), failures = 0;
+    function poll() {
+      fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (data) {
+          failures = 0;
+          (data.items || []).forEach(function (item) {
+            var row = table.querySelector('[data-live-key="' + CSS.escape(String(item.key)) + '"]');
+            if (row) update(row, item);
+          });
+          if (data.final) table.setAttribute("data-hw-live-done", "");
+          else setTimeout(poll, INTERVAL_MS);
+        })
+        .catch(function () {
+          failures += 1;
+          if (failures < MAX_FAILURES) setTimeout(poll, INTERVAL_MS * failures);
+        });
+    }
+    setTimeout(poll, INTERVAL_MS);
+  }
+
+  function start() {
+    document.querySelectorAll("[data-hw-live]").forEach(watch);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -103,6 +103,12 @@ def listing(directory: Path) -> Listing:
     )
 
 
+def parse_status(directory: Path) -> list[FileRow]:
+    """The folder's files with their DAG records and import errors (two metadata-DB queries), for the
+    page that polls until every file is parsed (has DAGs) or has an import error."""
+    return listing(directory).rows
+
+
 # --- upload, replace -----------------------------------------------------------------------------
 
 

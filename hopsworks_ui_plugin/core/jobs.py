@@ -247,6 +247,51 @@ def job_page(hook: HopsworksHook, grant: ProjectAccess, job_name: str, page: int
     }
 
 
+# --- live state for pages that poll ---------------------------------------------------------------
+
+def live_state(execution: dict[str, Any] | None, key: Any, now_ms: int | None = None) -> dict[str, Any]:
+    """What a polling page updates in place for one row: state, final status, the badge's kind, elapsed
+    time (``duration`` once running, else since submission) and whether nothing will change any more."""
+    if execution is None:
+        return {"key": key, "state": None, "final_status": None, "badge": "none", "final": True, "elapsed": "—"}
+    state, final_status = execution.get("state"), execution.get("finalStatus")
+    final = states.is_final(state)
+    duration = execution.get("duration") or 0
+    if not final and not duration and execution.get("submissionTime"):
+        submitted = formatting.parse_ts(execution.get("submissionTime"))
+        if submitted is not None:
+            now = now_ms if now_ms is not None else int(time.time() * 1000)
+            duration = max(0, now - int(submitted.timestamp() * 1000))
+    return {"key": key, "id": execution.get("id"), "state": state, "final_status": final_status,
+            "badge": states.badge_class(state, final_status), "final": final,
+            "elapsed": formatting.fmt_duration(duration)}
+
+
+def executions_live(hook: HopsworksHook, grant: ProjectAccess, job_name: str, page: int) -> dict[str, Any]:
+    """The job page's executions (the same page of them) as :func:`live_state` rows keyed by id: one
+    Hopsworks request (``GET .../executions``, no user expansion)."""
+    with _failing("Could not load the executions"):
+        try:
+            _total, executions = hook.get_executions(
+                job_name, grant.project.id, offset=(page - 1) * EXECUTIONS_PER_PAGE, limit=EXECUTIONS_PER_PAGE,
+                expand_user=False,
+            )
+        except HopsworksError as err:
+            if err.http_status == 404:
+                get_job(hook, grant, job_name)
+            raise
+    items = [live_state(ex, ex.get("id")) for ex in executions]
+    return {"items": items, "final": all(i["final"] for i in items)}
+
+
+def jobs_live(hook: HopsworksHook, grant: ProjectAccess, query: JobQuery) -> dict[str, Any]:
+    """The jobs page's rows (same query) with their latest execution as :func:`live_state` rows keyed by
+    job name: the one Hopsworks request of :func:`jobs_page`."""
+    result = jobs_page(hook, grant, query)
+    items = [live_state(row["latest"], row["job"].get("name")) for row in result.rows]
+    return {"items": items, "final": all(i["final"] for i in items)}
+
+
 @dataclass(frozen=True)
 class LogTooBig:
     """A log Hopsworks does not serve through its REST API (over its 1,000,000-byte display limit):

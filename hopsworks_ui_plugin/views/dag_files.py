@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from flask import Response, g, redirect, request, url_for
+from flask import Response, g, get_template_attribute, jsonify, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -116,6 +116,21 @@ class HopsworksDagFilesView(HopsworksBaseView):
             return self._listing(grant, directory, deleted_name=deleted["name"],
                                  report=RemovalReport(**deleted["report"]))
         return self._listing(grant, directory)
+
+    @expose("/<int:project_id>/status.json")
+    @project_member()
+    def parse_status(self, grant: ProjectAccess) -> Any:
+        """Each file's DAGs (the cell's HTML) for the project's page to poll while a file is not parsed
+        yet; ``final`` once every file has DAGs or an import error."""
+        dag_list = get_template_attribute("hopsworks/dag_files_macros.html", "dag_list")
+        import_errors = get_template_attribute("hopsworks/macros.html", "import_errors")
+        items = [
+            {"key": row.file.name, "final": bool(row.dags or row.errors),
+             "dag_ids": [d.dag_id for d in row.dags], "import_errors": len(row.errors),
+             "html": str(dag_list(row.dags, airflow_dag_url)) + str(import_errors(row.errors))}
+            for row in flows.parse_status(self._folder(grant))
+        ]
+        return jsonify({"items": items, "final": all(i["final"] for i in items)})
 
     @expose("/<int:project_id>/upload", methods=["POST"])
     @project_member(operate="upload")

@@ -100,6 +100,20 @@ class HopsworksProjectsView(HopsworksBaseView):
             job_link=_job_link(grant.project.id),
         )
 
+    @expose("/<int:project_id>/jobs.json")
+    @project_member()
+    def jobs_live(self, grant: ProjectAccess) -> Any:
+        """The jobs page's latest executions (same query arguments) for the page to poll while any runs."""
+        query = core.JobQuery.from_args(request.args)
+        return jsonify(core.jobs_live(request_hook(), grant, query))
+
+    @expose("/<int:project_id>/executions.json/<path:job_name>")
+    @project_member()
+    def executions_live(self, grant: ProjectAccess, job_name: str) -> Any:
+        """The job page's executions (state, final status, elapsed) for the page to poll while any runs."""
+        page = core.int_arg(request.args, "page", 1)
+        return jsonify(core.executions_live(request_hook(), grant, job_name, page))
+
     @expose("/<int:project_id>/jobs/<path:job_name>")
     @project_member()
     def job(self, grant: ProjectAccess, job_name: str) -> Any:
