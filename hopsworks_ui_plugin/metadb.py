@@ -216,6 +216,20 @@ class DagQuery:
             raise ValueError("bad page")
 
 
+#: How many of each DAG's last runs My DAGs shows as squares.
+RECENT_RUNS = 10
+
+
+@dataclass(frozen=True)
+class RunSquare:
+    """One of a DAG's last runs, as a coloured square on My DAGs."""
+
+    run_id: str
+    state: str | None
+    start: datetime | None  # when it started (None: not started yet)
+    run_at: datetime | None  # its run time ("run after")
+
+
 @dataclass
 class DagRow:
     dag_id: str
@@ -232,6 +246,7 @@ class DagRow:
     last_run_id: str | None = None
     last_run_state: str | None = None
     last_run_at: datetime | None = None  # the run's "run after" (Airflow 3's run time)
+    recent_runs: list[RunSquare] = field(default_factory=list)  # the last RECENT_RUNS runs, oldest first
     project: Any = None  # filled in by the page: the Hopsworks project whose folder holds the file
 
 
@@ -321,12 +336,36 @@ def list_dags(q: DagQuery, session: Session | None = None) -> DagPage:
         ]
         queries = ["count", "page"]
         if rows:
-            runs = latest_runs([r.dag_id for r in rows], s)
+            runs = recent_runs([r.dag_id for r in rows], s)
             for row in rows:
-                if row.dag_id in runs:
-                    row.last_run_id, row.last_run_state, row.last_run_at = runs[row.dag_id]
-            queries.append("last_runs")
+                row.recent_runs = runs.get(row.dag_id, [])
+                if row.recent_runs:
+                    last = row.recent_runs[-1]
+                    row.last_run_id, row.last_run_state, row.last_run_at = last.run_id, last.state, last.run_at
+            queries.append("recent_runs")
     return DagPage(rows=rows, total=total, offset=q.offset, limit=q.limit, queries=queries)
+
+
+def recent_runs(dag_ids: Sequence[str], session: Session, limit: int = RECENT_RUNS) -> dict[str, list[RunSquare]]:
+    """``{dag_id: [RunSquare, ...]}``: each DAG's last ``limit`` runs (highest ids, as Airflow's DAG
+    list), oldest first, in ONE query (``row_number()`` over each DAG's runs)."""
+    _, DagRun, _ = _models()
+    if not dag_ids:
+        return {}
+    numbered = (
+        select(
+            DagRun.dag_id.label("dag_id"), DagRun.run_id.label("run_id"), DagRun.state.label("state"),
+            DagRun.start_date.label("start"), run_time_column().label("run_at"), DagRun.id.label("pk"),
+            func.row_number().over(partition_by=DagRun.dag_id, order_by=DagRun.id.desc()).label("n"),
+        )
+        .where(DagRun.dag_id.in_(list(dag_ids)))
+        .subquery("recent_run")
+    )
+    stmt = select(numbered).where(numbered.c.n <= limit).order_by(numbered.c.dag_id, numbered.c.pk)
+    result: dict[str, list[RunSquare]] = {}
+    for r in session.execute(stmt):
+        result.setdefault(r.dag_id, []).append(RunSquare(r.run_id, r.state, r.start, r.run_at))
+    return result
 
 
 def latest_runs(

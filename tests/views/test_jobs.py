@@ -317,14 +317,14 @@ def test_launch_with_arguments_flashes_and_lists_the_new_execution_first(web, hw
     page = launch(alice, 119, "etl", "--date 2024-01-01")
     assert "Launched &#39;etl&#39;: execution" in page
     execution_id = execution_id_from_flash(page)
-    first_row = re.search(r'<tr data-execution="(\d+)">(.*?)</tr>', page, re.S)
+    first_row = re.search(r'<tr data-execution="(\d+)"[^>]*>(.*?)</tr>', page, re.S)
     assert first_row and int(first_row.group(1)) == execution_id and "--date 2024-01-01" in first_row.group(2)
     (post,) = [r for r in hw.requests if r.method == "POST"]
     assert post.body == "--date 2024-01-01" and post.path.endswith("/project/119/jobs/etl/executions")
 
     assert wait_final(hw, execution_id)["state"] == "FINISHED"
     page = body(alice.get("projects/119/jobs/etl"))
-    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>', page, re.S).group(1)
+    row = re.search(rf'<tr data-execution="{execution_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert ">FINISHED<" in row and "SUCCEEDED" in row and "hw-badge-success" in row
     log = alice.get(f"projects/119/log/{execution_id}/etl")
     assert log.status_code == 200
@@ -358,7 +358,7 @@ def test_a_running_execution_can_be_stopped(web, hw):
     assert any(r.method == "PUT" and r.path.endswith(f"/executions/{execution_id}/status") for r in hw.requests)
     assert wait_final(hw, execution_id)["state"] == "KILLED"  # Hopsworks stops it a moment later
     page = body(alice.get("projects/119/jobs/etl"))
-    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>', page, re.S).group(1)
+    row = re.search(rf'<tr data-execution="{execution_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert ">KILLED<" in row and "hw-badge-failed" in row and 'data-testid="stop"' not in row
     response = alice.post(stop_url, data={"csrf_token": alice.csrf("projects/119/jobs/etl")})
     assert f"Execution {execution_id} had already ended (KILLED)." in body(alice.get(response.headers["Location"]))
@@ -468,12 +468,12 @@ def test_a_stop_before_the_appid_shows_stopping_and_is_asked_again_until_killed(
     response = alice.post(stop_url, data={"csrf_token": alice.csrf("projects/119/jobs/etl")})
     assert hw.state.get_execution(execution_id)["appId"] is None  # the stop came too early: ignored
     page = body(alice.get(response.headers["Location"]))
-    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>', page, re.S).group(1)
+    row = re.search(rf'<tr data-execution="{execution_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert 'data-testid="stopping"' in row and "stopping…" in row and 'data-testid="stop"' not in row
     wait_state(hw, execution_id, ("SUBMITTED", "RUNNING"))  # now it has an appId
     alice.get("projects/119/jobs/etl")  # the view asks again
     assert wait_final(hw, execution_id, timeout=10)["state"] == "KILLED"
-    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>',
+    row = re.search(rf'<tr data-execution="{execution_id}"[^>]*>(.*?)</tr>',
                     body(alice.get("projects/119/jobs/etl")), re.S).group(1)
     assert ">KILLED<" in row and "stopping…" not in row
 

@@ -273,3 +273,48 @@ def test_anonymous_is_sent_to_login(web, scenario):
     post = anonymous.post("my-dags/mdt_alice_etl/trigger")
     assert post.status_code == 400  # the app's CSRF protection refuses a form without a session
     assert runs_of("mdt_alice_etl") == before
+
+
+# --- last runs at a glance -------------------------------------------------------------------
+
+RUN_STATES = ["success", "failed", "running", "queued", None, "success"]
+
+
+def add_runs(dag_id: str, states: list[str]) -> list[str]:
+    """Runs of ``dag_id`` straight into the metadata DB, oldest first (distinct run times)."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    ids = []
+    with create_session() as session:
+        for n, state in enumerate(states):
+            run_id = f"squares__{n}_{state}"
+            when = base + timedelta(hours=n)
+            session.add(DagRun(dag_id=dag_id, run_id=run_id, run_type="manual", state=state,
+                               logical_date=when, run_after=when,
+                               start_date=None if state == "queued" else when))
+            ids.append(run_id)
+        session.flush()
+        for run_id, state in zip(ids, states, strict=True):
+            if state is None:  # Airflow stores a run without a state as queued: make it "other"
+                session.execute(text("UPDATE dag_run SET state = NULL WHERE dag_id = :d AND run_id = :r"),
+                                {"d": dag_id, "r": run_id})
+    return ids
+
+
+def test_last_runs_are_coloured_squares_from_one_query(user):
+    """My DAGs shows each DAG's last runs as squares (oldest left) with run id, state and start on
+    hover, and the page still costs one runs query (tests/test_metadb.py counts the statements)."""
+    run_ids = add_runs("mdt_nospace", RUN_STATES)
+    text = my_dags(user("alice"), q="mdt_nospace")[1]
+    squares = re.findall(r'<span class="hw-run hw-run-(\w+)" data-state="\w+" role="img"\s+aria-label="([^"]+)"'
+                         r'\s+title="([^"]+)"', row_of(text, "mdt_nospace"))
+    assert [kind for kind, _, _ in squares][-6:] == ["success", "failed", "running", "queued", "other", "success"]
+    titles = [html.unescape(t) for _, _, t in squares][-6:]
+    assert titles[0] == f"{run_ids[0]} · success · started 2024-01-01 00:00:00 UTC"
+    assert titles[3] == f"{run_ids[3]} · queued · started not started"
+    assert titles[4] == f"{run_ids[4]} · no state · started 2024-01-01 04:00:00 UTC"
