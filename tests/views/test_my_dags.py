@@ -171,7 +171,10 @@ def post_action(client, dag_id: str, action: str, data: dict | None = None, toke
 
 
 def test_owner_unpauses_and_pauses_their_dag(user):
+    from hopsworks_ui_plugin import metadb
+
     alice = user("alice")
+    metadb.pause_dags(["mdt_alice_etl"])  # other tests (policy, reload) may have left it unpaused
     assert dag_row("mdt_alice_etl").is_paused is True
     response = post_action(alice, "mdt_alice_etl", "paused", {"paused": "false"})
     assert response.status_code == 302, response.get_data(as_text=True)
