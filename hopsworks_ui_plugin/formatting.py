@@ -131,9 +131,15 @@ def python_identifier(name: str, prefix: str = "launch_") -> str:
     return (prefix + slug)[:200]
 
 
+#: The import line every launch snippet starts with.
+LAUNCH_IMPORT = "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator"
+
+
 def launch_snippet(project_name: str, job_name: str) -> str:
-    """The DAG line that launches this job; names are written as (JSON = Python) string literals."""
+    """The DAG lines that launch this job, its import line first (pasted as is, it runs); names are
+    written as (JSON = Python) string literals."""
     return (
+        f"{LAUNCH_IMPORT}\n\n"
         f"HopsworksLaunchOperator(task_id={json.dumps(python_identifier(job_name))}, "
         f"project_name={json.dumps(project_name)}, job_name={json.dumps(job_name)})"
     )

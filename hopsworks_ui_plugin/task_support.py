@@ -20,7 +20,13 @@ from hopsworks_ui_plugin.hooks.hopsworks import (
     HopsworksError,
     HopsworksHook,
 )
-from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
+from hopsworks_ui_plugin.links import (
+    EXECUTION_ID_XCOM_KEY,
+    EXECUTION_PAGE_XCOM_KEY,
+    EXECUTION_URL_XCOM_KEY,
+    HopsworksExecutionLink,
+    execution_page_url,
+)
 from hopsworks_ui_plugin.version_compat import AirflowException, operator_link_xcom_key
 
 LOG_COPY_LIMIT = 1024 * 1024
@@ -121,15 +127,18 @@ class HopsworksTaskMixin:
 
     @staticmethod
     def publish_execution(context: Any, hook: HopsworksHook, job_name: str, execution_id: int) -> str:
-        """Push the execution id and its Hopsworks URL to XCom before any waiting, so the extra
-        link works even while the task runs or after it fails."""
+        """Push the execution id, its Hopsworks URL (the job's executions; returned) and the plugin's
+        page of this one execution (the "Hopsworks execution" extra link) to XCom before any waiting,
+        so the link works even while the task runs or after it fails."""
         url = hook.execution_url(job_name)
+        page = execution_page_url(hook._pid(None), job_name, execution_id)  # this one execution
         ti = context["ti"]
         ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
         ti.xcom_push(key=EXECUTION_URL_XCOM_KEY, value=url)
+        ti.xcom_push(key=EXECUTION_PAGE_XCOM_KEY, value=page)
         link_key = operator_link_xcom_key(HopsworksExecutionLink())
         if link_key:  # Airflow 3's UI reads the link from XCom; Airflow 2 calls get_link
-            ti.xcom_push(key=link_key, value=url)
+            ti.xcom_push(key=link_key, value=page)
         return url
 
     def previous_launch(self, context: Any) -> int | None:

@@ -44,7 +44,17 @@ def test_long_logs_are_cut_on_whole_lines():
 
 def test_launch_snippet_quotes_names_as_python_literals():
     assert formatting.launch_snippet("demo_fs", 'a"b') == (
+        "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n\n"
         'HopsworksLaunchOperator(task_id="launch_a_b", project_name="demo_fs", job_name="a\\"b")'
     )
     assert formatting.python_identifier("<script>x</script>") == "launch_script_x_script"
     assert formatting.python_identifier("///") == "launch_job"
+
+
+def test_launch_snippet_runs_as_pasted():
+    """The snippet carries its import line: pasted into a DAG file on its own, it defines the task."""
+    from airflow.sdk import DAG
+
+    with DAG("snippet_check", schedule=None) as dag:
+        exec(formatting.launch_snippet("demo_fs", "etl"), {})  # noqa: S102 - our own text
+    assert dag.task_ids == ["launch_etl"]

@@ -9,7 +9,12 @@ import time
 import pytest
 
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksHook
-from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY, EXECUTION_URL_XCOM_KEY, HopsworksExecutionLink
+from hopsworks_ui_plugin.links import (
+    EXECUTION_ID_XCOM_KEY,
+    EXECUTION_URL_XCOM_KEY,
+    HopsworksExecutionLink,
+    execution_page_url,
+)
 from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator
 from hopsworks_ui_plugin.version_compat import AirflowException
 from tests.dag_runner import RecordingTI, run_dag, xcom
@@ -41,7 +46,10 @@ with DAG(DAG_ID, start_date=START, schedule=None, default_args={{"owner": "alice
     assert execution["state"] == "FINISHED" and execution["args"] == "--date 2024-01-01"
     url = xcom(ti, EXECUTION_URL_XCOM_KEY)
     assert url == f"{hw.url}/p/119/jobs/named/etl/executions"
-    assert xcom(ti, HopsworksExecutionLink().xcom_key) == url  # what the UI's extra link shows
+    # What the UI's extra link shows: that one execution (the plugin's page of it), not the job's list.
+    page = execution_page_url(119, "etl", execution_id)
+    assert page.endswith(f"/pluginsv2/hopsworks/projects/119/log/{execution_id}/etl")
+    assert xcom(ti, HopsworksExecutionLink().xcom_key) == page
     assert len(executions_started(hw)) == 1
 
 
@@ -248,7 +256,7 @@ with DAG(DAG_ID, start_date=START, schedule=None, default_args={"owner": "alice"
     assert tis["launch"].state == "failed" and dag_run.state == "failed"
     execution_id = xcom(tis["launch"], EXECUTION_ID_XCOM_KEY)
     page = web("alice").get("projects/119/jobs/broken").get_data(as_text=True)
-    row = re.search(rf'<tr data-execution="{execution_id}">(.*?)</tr>', page, re.S).group(1)
+    row = re.search(rf'<tr data-execution="{execution_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert ">FINISHED<" in row and "hw-badge-failed" in row and ">FAILED<" in row
 
 
@@ -368,3 +376,15 @@ def test_a_retry_launches_anew_when_the_earlier_execution_failed_or_the_task_was
     assert cleared not in (failed, retried) and len(executions_started(hw)) == 2
     for execution_id in (retried, cleared):
         hw.state.stop_execution(hw.state.executions[execution_id])
+
+
+def test_launch_log_line_ends_with_the_url_after_a_space(hw, capfd):
+    """A log viewer's link from the launch line must not swallow a ")": the URL comes last."""
+    op = HopsworksLaunchOperator(task_id="t", job_name="etl", project_id=119, owner="alice", poke_interval_s=0.05,
+                                 wait_for_completion=False)
+    _, context = direct(op, {"hw_api_key": seed_key("alice")})
+    capfd.readouterr()
+    execution_id = op.execute(context)
+    line = next(x for x in capfd.readouterr().out.splitlines() if "Launched Hopsworks job" in x)
+    url = f"{hw.url}/p/119/jobs/named/etl/executions"
+    assert re.search(rf"execution {execution_id}\. Follow it at {re.escape(url)}(\s|$)", line), line

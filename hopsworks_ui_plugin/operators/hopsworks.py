@@ -87,8 +87,8 @@ class HopsworksLaunchOperator(HopsworksTaskMixin, BaseOperator):
             execution_id = self._execution_id = int(execution["id"])
             self.remember_launch(context, execution_id)
             url = self.publish_execution(context, hook, self.job_name, execution_id)
-            self.log.info(
-                "Launched Hopsworks job %r in project %r: execution %s (%s)",
+            self.log.info(  # the URL last, after a space: a terminal/log viewer link takes no ")" with it
+                "Launched Hopsworks job %r in project %r: execution %s. Follow it at %s",
                 self.job_name, project_name, execution_id, url,
             )
         else:

@@ -51,7 +51,8 @@ def test_member_browses_projects_jobs_launches_and_reads_the_log(browser_login, 
     etl.locator("[data-hw-copy]").click()
     expect(etl.locator("[data-hw-copy]")).to_have_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied == 'HopsworksLaunchOperator(task_id="launch_etl", project_name="demo_fs", job_name="etl")'
+    assert copied == ("from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n\n"
+                      'HopsworksLaunchOperator(task_id="launch_etl", project_name="demo_fs", job_name="etl")')
     page.locator("th a[data-sort=type]").click()
     page.wait_for_url(re.compile(r"sort=type"))
     types = page.locator("tr[data-job] td:nth-child(2)").all_inner_texts()

@@ -161,10 +161,11 @@ def test_jobs_page_shows_jobs_escaped_with_dag_snippets(web):
     assert SCRIPT_JOB not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="/hopsworks/projects/119/jobs/%3Cscript%3Ealert(1)%3C/script%3E"' in page
     assert 'href="/hopsworks/projects/119/jobs/etl"' in page
-    snippets = [html.unescape(s) for s in re.findall(r'hw-snippet" value="([^"]+)"', page)]
-    assert 'HopsworksLaunchOperator(task_id="launch_etl", project_name="demo_fs", job_name="etl")' in snippets
+    snippets = [html.unescape(s) for s in re.findall(r'data-testid="snippet">([^<]+)</textarea>', page)]
+    imports = "from hopsworks_ui_plugin.operators.hopsworks import HopsworksLaunchOperator\n\n"
+    assert imports + 'HopsworksLaunchOperator(task_id="launch_etl", project_name="demo_fs", job_name="etl")' in snippets
     assert (
-        'HopsworksLaunchOperator(task_id="launch_script_alert_1_script", project_name="demo_fs", '
+        imports + 'HopsworksLaunchOperator(task_id="launch_script_alert_1_script", project_name="demo_fs", '
         'job_name="<script>alert(1)</script>")' in snippets
     )
     assert "PYSPARK" in page and "alice" in page and "2023-11-02 09:00:00 UTC" in page
