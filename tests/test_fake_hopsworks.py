@@ -738,3 +738,26 @@ def test_console_command(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_demo_seed_has_a_project_with_hundreds_of_jobs_to_page_sort_and_search() -> None:
+    """Issue 13: the demo's project 'pipelines' has 300 generated jobs, varied enough that paging,
+    sorting (by type, creator, latest state) and the name filter show something."""
+    with FakeHopsworks(seed=load_seed("demo")).start() as srv:
+        client = Client(srv)
+        alice = next(k["key"] for k in load_seed("demo")["api_keys"] if k["username"] == "alice")
+        projects = {r["project"]["name"]: r["project"]["id"] for r in client.get("/project", key=alice).json()}
+        pid = projects["pipelines"]
+        page = client.get(f"/project/{pid}/jobs", key=alice,
+                          params={"limit": 20, "offset": 40, "sort_by": "name:asc", "expand": "executions"}).json()
+        assert page["count"] == 300 and len(page["items"]) == 20
+        assert page["items"][0]["name"] == "backfill_244"  # the 41st of the 50 backfill_* jobs (every 6th)
+        everything = client.get(f"/project/{pid}/jobs", key=alice,
+                                params={"limit": 300, "expand": ["executions", "creator"]}).json()
+        assert {j["jobType"] for j in everything["items"]} == {"PYSPARK", "PYTHON", "SPARK", "DOCKER"}
+        creators = {(j.get("creator") or {}).get("username") for j in everything["items"]}
+        assert creators == {"bob", "alice", "dave"}
+        ran = [j for j in everything["items"] if j["executions"]["count"] > 0]
+        assert 100 <= len(ran) < 300
+        train = client.get(f"/project/{pid}/jobs", key=alice, params={"filter_by": "name:train"}).json()
+        assert train["count"] == 50

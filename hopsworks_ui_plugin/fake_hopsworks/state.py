@@ -360,6 +360,30 @@ class HopsworksState:
                 self.add_dataset_path(proj.id, path, content)
             for j, job in enumerate(p.get("jobs", [])):
                 self.add_job(proj.id, job, default_created=created + 3600 * (j + 1))
+            if p.get("generated_jobs"):
+                self._generate_jobs(proj, p["generated_jobs"], created)
+
+    def _generate_jobs(self, proj: Project, gen: dict[str, Any], created: float) -> None:
+        """A seed's ``"generated_jobs": {"count": N, "kinds": [...], "creators": [...]}``: N jobs named
+        ``<kind>_<NNN>`` with types, creators, durations, outcomes and (every other job) a past run or
+        two varied deterministically, so a demo project has enough jobs to page, sort and search."""
+        kinds = gen.get("kinds") or ["job"]
+        types = gen.get("types") or ["PYSPARK", "PYTHON", "SPARK", "DOCKER"]
+        creators = gen.get("creators") or [proj.owner]
+        count = int(gen.get("count", 0))
+        width = len(str(count))
+        for i in range(1, count + 1):
+            history = []
+            if i % 2 == 0:
+                history.append({"ago_s": 3600 * (i % 97 + 2), "outcome": "FAILED" if i % 11 == 0 else "SUCCEEDED",
+                                "duration_s": 20 + i % 300, "user": creators[i % len(creators)]})
+            if i % 6 == 0:
+                history.append({"ago_s": 600 + 37 * i, "outcome": "SUCCEEDED", "duration_s": 5 + i % 90})
+            self.add_job(proj.id, {
+                "name": f"{kinds[i % len(kinds)]}_{i:0{width}d}", "type": types[i % len(types)],
+                "creator": creators[i % len(creators)], "duration_s": 5 + i % 40,
+                "outcome": "FAILED" if i % 13 == 0 else "SUCCEEDED", "history": history,
+            }, default_created=created + 600 * i)
 
     def add_api_key(self, key: str, username: str, scopes: list[str], name: str = "") -> None:
         prefix, _, secret = key.partition(".")
