@@ -77,11 +77,12 @@ Airflow with the Hopsworks plugin is up: {url}
   Logins (password = username):
     (alice, bob, carol, dave: the pages call Hopsworks with their own keys, see "My Hopsworks key";
      admin browses with the shared connection hopsworks_ui)
-    admin  Airflow admin, sees everything
-    alice  Data owner of demo_fs, Data scientist in analytics
-    bob    Data owner of fraud_detection, Data scientist in demo_fs
-    carol  Data owner of analytics
-    dave   Data scientist in demo_fs and fraud_detection
+    admin   Airflow Admin (Hopsworks HOPS_ADMIN), sees every project and DAG
+    alice   Data owner of demo_fs and empty_proj, Data scientist in analytics and pipelines
+    bob     Data owner of fraud_detection and pipelines (300 jobs), Data scientist in demo_fs
+    carol   Data owner of analytics, Data scientist in fraud_detection
+    dave    Data scientist in demo_fs, fraud_detection and pipelines
+    victor  Airflow Viewer (read-only), Data scientist in demo_fs: browses, changes nothing
   Fake Hopsworks: {hopsworks.url}/hopsworks-api/api
   Logs: {home / "service-logs"}
 Press Ctrl-C to stop.""",
