@@ -223,17 +223,24 @@ def list_page(params: ListParams, username: str, admin: bool, hook_factory: Any 
 
 def dag_for_action(dag_id: str, user: Any, verb: str, *, run: bool = False) -> metadb.DagRef:
     """The DAG ``user`` wants to ``verb`` (an action of :data:`access.ACTIONS`, e.g. ``"pause"``,
-    ``"trigger"``), if they may: :class:`NotFound` for an unknown DAG, :class:`Forbidden` unless they
-    are an owner, a member of the DAG's project or an admin (:func:`access.may_act_on_dag`) and the
-    configured auth manager also
-    allows the action's Airflow permission on this DAG (FAB roles, HopsworksAuthManager's rule)."""
+    ``"trigger"``), if they may. :class:`NotFound`, with one sentence for both, for an unknown DAG and
+    for a DAG the user is neither an owner of, nor a member of its project, nor an admin (it is not
+    theirs to see); :class:`Forbidden` when :func:`access.may_act_on_dag` or the configured auth
+    manager refuses the action's Airflow permission on this DAG (FAB roles, e.g. a Viewer)."""
     action = verb if verb in access.ACTIONS else ("trigger" if run else "pause")
     username, admin = access.username_of(user), access.is_admin(user)
     dag = metadb.dag_ref(dag_id)
-    if dag is None:
-        raise NotFound(f"There is no DAG {dag_id!r}.", title=f"Cannot {verb} {dag_id}")
-    member = not admin and not access.owns_dag(dag.owners, username) and access.dag_project_member(
+    owner = dag is not None and access.owns_dag(dag.owners, username)
+    member = dag is not None and not admin and not owner and access.dag_project_member(
         dag.fileloc, username)  # the project rule (access.POLICY): asked only when it decides
+    if dag is None or not (admin or owner or member):
+        # A DAG of a project the user is not in looks like no DAG at all (as Hopsworks answers 404 for
+        # another project's job): the same sentence, so a refusal does not tell which ids exist.
+        raise NotFound(
+            f"There is no DAG {dag_id!r} among yours: no such DAG exists, or it is neither owned by you "
+            f"({username}) nor in a Hopsworks project you are a member of.",
+            title=f"DAG {dag_id} not found",
+        )
     access.require_dag_actor(dag_id, dag.owners, username, admin, verb, member=member)
     access.require_airflow_permission(user, action, dag_id)
     return dag
