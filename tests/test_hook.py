@@ -332,3 +332,16 @@ def test_a_log_too_big_for_hopsworks_is_reported_with_its_path(hw):
     got = hook.get_execution_log_info("big_log", execution_id, "out", DEMO_FS)
     assert got.too_big and got.text == ""
     assert got.path and got.path.startswith("/Projects/demo_fs/Logs/") and got.path.endswith("stdout.log")
+
+
+@pytest.mark.parametrize(("host", "schema", "root"), [
+    ("https://hopsworks.example.com", "", "https://hopsworks.example.com"),  # port from the scheme (443)
+    ("http://hopsworks.local/", "", "http://hopsworks.local"),  # port 80, trailing slash dropped
+    ("https://hw.example.com:8181/hopsworks-api/api", "", "https://hw.example.com:8181"),  # port in the URL
+    ("http://hw.example.com", "https", "http://hw.example.com"),  # the pasted URL's scheme wins
+])
+def test_a_pasted_url_with_an_empty_port_gives_the_schemes_default_port(host, schema, root):
+    endpoint = endpoint_from_connection(SimpleNamespace(conn_id="c", host=host, port=None, schema=schema,
+                                                        extra=None, extra_dejson={}))
+    assert endpoint.root == root
+    assert endpoint.api_url == root + "/hopsworks-api/api"
