@@ -368,21 +368,6 @@ def recent_runs(dag_ids: Sequence[str], session: Session, limit: int = RECENT_RU
     return result
 
 
-def latest_runs(
-    dag_ids: Sequence[str], session: Session
-) -> dict[str, tuple[str, str | None, datetime | None]]:
-    """``{dag_id: (run_id, state, run time)}`` of each DAG's latest run (highest id, as Airflow's
-    DAG list does), in one query."""
-    _, DagRun, _ = _models()
-    if not dag_ids:
-        return {}
-    newest = select(func.max(DagRun.id)).where(DagRun.dag_id.in_(list(dag_ids))).group_by(DagRun.dag_id)
-    stmt = select(DagRun.dag_id, DagRun.run_id, DagRun.state, run_time_column().label("run_at")).where(
-        DagRun.id.in_(newest)
-    )
-    return {r.dag_id: (r.run_id, r.state, r.run_at) for r in session.execute(stmt)}
-
-
 def owner_choices(session: Session | None = None, limit: int = 500) -> list[str]:
     """Distinct owner tokens for the admin's owner filter (from the distinct ``owners`` strings)."""
     from hopsworks_ui_plugin.access import owner_tokens
