@@ -51,3 +51,9 @@ def test_connection_page_explains_a_refused_key_and_hopsworks_answering_503(web,
     page = admin.get("connection/")
     assert "not working" in body(page) and "503" in body(page)
     assert "Traceback" not in body(page) and seed_key("airflow_ui") not in body(page)
+
+
+def test_admins_reach_the_connection_page_from_the_projects_page(web):
+    """It has no entry in Airflow 3's navigation (which every plugin reader sees): admins get a link."""
+    assert 'data-testid="connection-link"' in web("admin").get("projects/").get_data(as_text=True)
+    assert 'data-testid="connection-link"' not in web("alice").get("projects/").get_data(as_text=True)
