@@ -57,3 +57,13 @@ def test_admins_reach_the_connection_page_from_the_projects_page(web):
     """It has no entry in Airflow 3's navigation (which every plugin reader sees): admins get a link."""
     assert 'data-testid="connection-link"' in web("admin").get("projects/").get_data(as_text=True)
     assert 'data-testid="connection-link"' not in web("alice").get("projects/").get_data(as_text=True)
+
+
+def test_pages_opened_on_their_own_lead_to_the_plugin_and_airflow_not_to_fab_menus(web):
+    """FAB's navbar (Security menu, Airflow's "Legacy Views") is replaced by the plugin's own."""
+    for username in ("alice", "admin"):
+        html = web(username).get("projects/").get_data(as_text=True)
+        assert 'data-testid="hw-navbar"' in html and "/hopsworks/my-dags/" in html
+        assert ">Security<" not in html.replace(" ", "") and "Legacy" not in html
+    assert ">Connection</a>" in web("admin").get("projects/").get_data(as_text=True)
+    assert ">Connection</a>" not in web("alice").get("projects/").get_data(as_text=True)
