@@ -493,3 +493,16 @@ def test_a_log_too_big_for_hopsworks_says_so_and_where_to_download_it(web, hw):
     assert f"/Projects/demo_fs/Logs/Python/{app_id}/stdout.log" in notice
     assert f'href="{hw.url}/p/119/jobs/named/big_log/executions"' in notice
     assert "Click on the download button" not in text
+
+
+def test_the_job_page_lists_the_newest_executions_first(web, hw):
+    """Hopsworks lists executions oldest first unless asked: with more than a page of them, the first
+    page must hold the newest ten, newest first."""
+    (job,) = hw.state.add_jobs(119, 1, prefix=f"many_runs_{time.monotonic_ns()}_", type="PYTHON", creator="alice")
+    alice = web("alice")
+    for _ in range(12):
+        token = alice.csrf(f"projects/119/jobs/{job}")
+        assert alice.post(f"projects/119/launch/{job}", data={"csrf_token": token, "args": ""}).status_code == 302
+    page = alice.get(f"projects/119/jobs/{job}").get_data(as_text=True)
+    shown = [int(i) for i in re.findall(r'<tr data-execution="(\d+)"', page)]
+    assert len(shown) == 10 and shown == sorted(shown, reverse=True)
