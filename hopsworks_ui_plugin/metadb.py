@@ -535,9 +535,11 @@ def set_paused(dag_id: str, paused: bool, username: str) -> None:
         audit("hopsworks.pause" if paused else "hopsworks.unpause", username, dag_id=dag_id, session=session)
 
 
-def trigger_run(dag_id: str, username: str) -> str:
-    """Create a manual DagRun as ``POST /api/v2/dags/{dag_id}/dagRuns`` does (same checks), and
-    audit it. Returns the run id. Raises :class:`NotFound` (no such DAG), :class:`Conflict` (stale,
+def trigger_run(dag_id: str, username: str, *, conf: dict[str, Any] | None = None,
+                logical_date: datetime | None = None) -> str:
+    """Create a manual DagRun as ``POST /api/v2/dags/{dag_id}/dagRuns`` does (same checks; ``conf`` and
+    ``logical_date`` as in Airflow's trigger dialog, the date defaulting to now), and audit it. Returns the
+    run id. Raises :class:`NotFound` (no such DAG), :class:`Conflict` (stale,
     not serialized yet) or :class:`BadInput` (import errors, manual runs not allowed, bad params)."""
     DagModel, _, _ = _models()
     from airflow.utils.session import create_session
@@ -555,7 +557,9 @@ def trigger_run(dag_id: str, username: str) -> str:
         if allowed is not None and "manual" not in {str(getattr(t, "value", t)) for t in allowed}:
             raise BadInput(f"DAG {dag_id!r} does not allow manual runs.", title=title)
         try:
-            run_id = _create_manual_run(dag_id, username, session) if AIRFLOW_V_3 else _trigger_v2(dag_id)
+            when = logical_date or datetime.now(UTC)
+            run_id = (_create_manual_run(dag_id, username, session, conf=conf, logical_date=when) if AIRFLOW_V_3
+                      else _trigger_v2(dag_id, conf=conf, logical_date=when))
         except ValueError as err:  # ParamValidationError is a ValueError
             raise BadInput(f"DAG {dag_id!r} could not be triggered: {err}", title=title) from None
         if run_id is None:
@@ -576,7 +580,8 @@ def _serialized_dag(dag_id: str, session: Session) -> Any:
     return DagBag(read_dags_from_db=True).get_dag(dag_id, session=session)  # pragma: no cover
 
 
-def _create_manual_run(dag_id: str, username: str, session: Session) -> str | None:
+def _create_manual_run(dag_id: str, username: str, session: Session, *, conf: dict[str, Any] | None,
+                       logical_date: datetime) -> str | None:
     """Airflow 3: ``TriggerDAGRunPostBody.validate_context`` and ``create_dagrun``, like the API."""
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
@@ -584,8 +589,7 @@ def _create_manual_run(dag_id: str, username: str, session: Session) -> str | No
     dag = _serialized_dag(dag_id, session)
     if dag is None:
         return None
-    # The React UI's trigger form defaults the logical date to "now".
-    params = manual_run_params(dag, logical_date=datetime.now(UTC))
+    params = manual_run_params(dag, logical_date=logical_date, conf=conf)
     # Partitioned runs: validate_context returns partition_key from 3.2, partition_date from 3.3.
     partition = ("partition_key", "partition_date") if AIRFLOW_V_3_3_PLUS else ("partition_key",)
     extra: dict[str, Any] = {k: params[k] for k in partition} if AIRFLOW_V_3_2_PLUS else {}
@@ -606,13 +610,14 @@ def _create_manual_run(dag_id: str, username: str, session: Session) -> str | No
     return str(run.run_id)
 
 
-def _trigger_v2(dag_id: str) -> str | None:  # pragma: no cover - Airflow 2
+def _trigger_v2(dag_id: str, *, conf: dict[str, Any] | None,
+                logical_date: datetime) -> str | None:  # pragma: no cover - Airflow 2
     """Airflow 2: ``trigger_dag`` reads the serialized DAG and creates the manual run."""
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.exceptions import DagNotFound
 
     try:
-        run = trigger_dag(dag_id=dag_id, execution_date=datetime.now(UTC))  # type: ignore[call-arg]
+        run = trigger_dag(dag_id=dag_id, conf=conf, execution_date=logical_date)  # type: ignore[call-arg]
     except DagNotFound:
         return None
     return str(run.run_id) if run is not None else None

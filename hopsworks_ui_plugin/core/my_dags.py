@@ -13,9 +13,11 @@ holds a DAG does not make it "mine".
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from hopsworks_ui_plugin import access, metadb
@@ -259,8 +261,42 @@ def set_paused(dag: metadb.DagRef, paused: bool, username: str) -> str:
     return f"DAG {dag.dag_id} is {'paused' if paused else 'active (unpaused)'}."
 
 
-def trigger(dag: metadb.DagRef, username: str) -> str:
+MAX_CONF_CHARS = 64 * 1024
+
+
+def parse_trigger_options(conf_text: str | None, logical_date_text: str | None) -> tuple[dict[str, Any] | None,
+                                                                                     datetime | None]:
+    """The trigger dialog's options, as Airflow's own dialog takes them: run conf as a JSON object, and an
+    optional logical date (ISO 8601; without a time zone it is UTC). Raises :class:`BadInput`."""
+    conf: dict[str, Any] | None = None
+    text = (conf_text or "").strip()
+    if text:
+        if len(text) > MAX_CONF_CHARS:
+            raise BadInput(f"The run conf is limited to {MAX_CONF_CHARS} characters.", title="Trigger DAG")
+        try:
+            parsed = json.loads(text)
+        except ValueError as err:
+            raise BadInput(f"The run conf is not valid JSON: {err}. Nothing was triggered.",
+                           title="Trigger DAG") from None
+        if not isinstance(parsed, dict):
+            raise BadInput("The run conf must be a JSON object ({...}). Nothing was triggered.", title="Trigger DAG")
+        conf = parsed
+    when: datetime | None = None
+    raw = (logical_date_text or "").strip()
+    if raw:
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"Invalid logical date {raw!r}: use YYYY-MM-DDTHH:MM (UTC). Nothing was triggered.",
+                           title="Trigger DAG") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    return conf, when
+
+
+def trigger(dag: metadb.DagRef, username: str, *, conf: dict[str, Any] | None = None,
+            logical_date: datetime | None = None) -> str:
     """Queue a manual run; returns the message to show."""
-    run_id = metadb.trigger_run(dag.dag_id, username)
+    run_id = metadb.trigger_run(dag.dag_id, username, conf=conf, logical_date=logical_date)
     return f"Triggered DAG {dag.dag_id}: run {run_id} is queued."
 

@@ -106,5 +106,6 @@ class HopsworksMyDagsView(HopsworksBaseView):
     def trigger(self, dag: DagRef) -> Any:
         form = _checked_form("Trigger DAG")
         back = _next_url(form, "Trigger DAG")
-        flash(core.trigger(dag, request_username()), "info")
+        conf, logical_date = core.parse_trigger_options(request.form.get("conf"), request.form.get("logical_date"))
+        flash(core.trigger(dag, request_username(), conf=conf, logical_date=logical_date), "info")
         return redirect(back)

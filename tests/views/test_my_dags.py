@@ -209,6 +209,37 @@ def test_owner_triggers_a_run(user):
     assert "queued" in last_run and "UTC" in last_run
 
 
+def test_trigger_with_run_conf_and_logical_date_like_airflows_dialog(user):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    alice = user("alice")
+    response = post_action(alice, "mdt_alice_etl", "trigger",
+                           {"conf": '{"region": "eu", "n": 3}', "logical_date": "2031-05-04T03:02:01"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == "mdt_alice_etl")
+                              .order_by(DagRun.id.desc()).limit(1)).one()
+        assert run.conf == {"region": "eu", "n": 3}
+        assert run.logical_date.isoformat().startswith("2031-05-04T03:02:01")
+
+
+@pytest.mark.parametrize(
+    ("conf", "logical_date", "says"),
+    [
+        ("{not json", "", "not valid JSON"),
+        ("[1, 2]", "", "must be a JSON object"),
+        ("", "yesterday", "Invalid logical date"),
+    ],
+)
+def test_bad_trigger_options_are_refused_and_nothing_runs(user, conf, logical_date, says):
+    before = runs_of("mdt_alice_etl")
+    response = post_action(user("alice"), "mdt_alice_etl", "trigger", {"conf": conf, "logical_date": logical_date})
+    assert response.status_code == 400 and says in response.get_data(as_text=True)
+    assert runs_of("mdt_alice_etl") == before
+
+
 @pytest.mark.parametrize(
     ("username", "dag_id"),
     [
