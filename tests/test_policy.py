@@ -1,5 +1,6 @@
 """One policy (access.POLICY), walked on every surface as the test users: the plugin's pages
-(in-process), the operators' task-owner check and the table the README shows.
+(in-process), Airflow's own REST API under HopsworksAuthManager, the operators' task-owner check and the
+table the README shows.
 
 Users (tests' seed): alice owns the DAG and is Data owner of demo_fs; bob is a Data scientist of
 demo_fs (not the DAG's owner); victor is a Data scientist of demo_fs with Airflow's read-only Viewer
@@ -90,3 +91,25 @@ def test_task_owner_check_follows_the_policy(hw, username):
     except access.TaskOwnerNotMember:
         allowed = False
     assert allowed is member is access.may("launch", role=SUBJECTS[username].get("role"))
+
+
+@pytest.mark.parametrize("username", list(SUBJECTS))
+def test_airflows_own_api_follows_the_policy_under_the_auth_manager(auth_server, demo_dag, username):
+    """The same table on Airflow's REST API under HopsworksAuthManager: reading the DAG (browse) and
+    triggering it (trigger). Refused requests change nothing."""
+    from hopsworks_ui_plugin import devstack
+    from tests.support import dag_runs_of
+
+    session = auth_server.login(username)
+    headers = devstack.bearer(session)
+    read = session.get(f"{auth_server.url}/api/v2/dags/{demo_dag}", headers=headers, timeout=60)
+    assert (read.status_code == 200) is expected(username, "browse"), (read.status_code, read.text[:300])
+    before = dag_runs_of(demo_dag)
+    run = session.post(f"{auth_server.url}/api/v2/dags/{demo_dag}/dagRuns", headers=headers,
+                       json={"logical_date": None}, timeout=60)
+    if expected(username, "trigger"):
+        assert run.status_code == 200, run.text[:300]
+        assert len(dag_runs_of(demo_dag)) == len(before) + 1
+    else:
+        assert run.status_code == 403, run.text[:300]
+        assert dag_runs_of(demo_dag) == before
