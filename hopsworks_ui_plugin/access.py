@@ -587,6 +587,11 @@ def project_access(
         if err.http_status == 403 and err.error_code != 320003:
             raise NotFound(f"Project {project_id} is not visible to Airflow's Hopsworks connection.") from None
         raise
+    return _member_access(project, username, admin)
+
+
+def _member_access(project: ProjectRef, username: str, admin: bool) -> ProjectAccess:
+    """The user's access to a project whose team is known: their role, or a 403 for a non-member."""
     role = project.role_of(username)
     if role is None and not admin:
         raise Forbidden(
@@ -627,14 +632,7 @@ def _own_key_access(
                 title="Not a member of this project",
             ) from None
         raise
-    role = project.role_of(username)  # (joined since the cached list)
-    if role is None and not admin:
-        raise Forbidden(
-            f"You ({username}) are not a member of Hopsworks project {project.name!r}. Ask a Data owner "
-            "of the project to add you.",
-            title="Not a member of this project",
-        )
-    return ProjectAccess(project=project, role=role, admin=admin, username=username)
+    return _member_access(project, username, admin)  # (joined since the cached list)
 
 
 def require_operator(grant: ProjectAccess, action: str) -> None:

@@ -137,6 +137,19 @@ def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Se
 
 
 @pytest.fixture(scope="module")
+def airflow_scheduler(
+    airflow_server: AirflowServer, airflow_dag_processor: devstack.Service
+) -> Iterator[devstack.Service]:
+    """A real ``airflow scheduler`` (LocalExecutor on the test SQLite DB): DAG runs of the module run in
+    Airflow's own supervised task processes. Module-scoped, like the dag-processor."""
+    (service,) = devstack.start_airflow(airflow_server.env, ["scheduler"], airflow_server.home / "service-logs")
+    airflow_server.services.append(service)
+    yield service
+    service.stop()
+    airflow_server.services.remove(service)
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (no browser download).
 

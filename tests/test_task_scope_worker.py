@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from hopsworks_ui_plugin import devstack
@@ -35,14 +33,6 @@ setattr(t, "owner", "alice")
 """
 
 
-@pytest.fixture(scope="module")
-def airflow_scheduler(airflow_server, airflow_dag_processor) -> Iterator[devstack.Service]:
-    """A real ``airflow scheduler`` (LocalExecutor): tasks run in Airflow's own supervised workers."""
-    (service,) = devstack.start_airflow(airflow_server.env, ["scheduler"], airflow_server.home / "service-logs")
-    airflow_server.services.append(service)
-    yield service
-    service.stop()
-    airflow_server.services.remove(service)
 
 
 def wait_for(what: str, check: Any, server: Any, timeout: float = 180.0) -> Any:

@@ -16,11 +16,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from playwright.sync_api import expect
 
@@ -32,14 +30,6 @@ GENERATED = ARTIFACTS / "generated-dags"
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def airflow_scheduler(airflow_server, airflow_dag_processor) -> Iterator[devstack.Service]:
-    """A real ``airflow scheduler`` (LocalExecutor on the test SQLite DB) for this module's DAG runs."""
-    (service,) = devstack.start_airflow(airflow_server.env, ["scheduler"], airflow_server.home / "service-logs")
-    airflow_server.services.append(service)
-    yield service
-    service.stop()
-    airflow_server.services.remove(service)
 
 
 def api(server, page, path: str) -> requests.Response:
