@@ -137,6 +137,22 @@ def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Se
 
 
 @pytest.fixture(scope="module")
+def api(auth_server: AirflowServer) -> Any:
+    """``api("alice")`` -> that user's :class:`tests.support.ApiUser` of Airflow's REST API on the
+    auth-manager server (logged in once per module)."""
+    from tests.support import ApiUser
+
+    cache: dict[str, ApiUser] = {}
+
+    def get(username: str) -> ApiUser:
+        if username not in cache:
+            cache[username] = ApiUser(auth_server, username)
+        return cache[username]
+
+    return get
+
+
+@pytest.fixture(scope="module")
 def airflow_scheduler(
     airflow_server: AirflowServer, airflow_dag_processor: devstack.Service
 ) -> Iterator[devstack.Service]:

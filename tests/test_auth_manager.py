@@ -19,7 +19,7 @@ import pytest
 
 from tests.support import AUTH_MANAGER_API_EXPECTED as API_EXPECTED
 from tests.support import MDT_PREFIX as PREFIX
-from tests.support import MY_DAGS_EXPECTED, ApiUser, page_dag_ids
+from tests.support import MY_DAGS_EXPECTED, page_dag_ids
 
 MEMBER_FOLDERS = {
     "alice": {"demo_fs", "empty_proj"},
@@ -27,18 +27,6 @@ MEMBER_FOLDERS = {
     "carol": {"analytics"},
     "dave": set(),
 }
-
-
-@pytest.fixture(scope="module")
-def api(auth_server):
-    cache: dict[str, ApiUser] = {}
-
-    def get(username: str) -> ApiUser:
-        if username not in cache:
-            cache[username] = ApiUser(auth_server, username)
-        return cache[username]
-
-    return get
 
 
 def rule_allows(username: str, owners: str, fileloc: str | None) -> bool:

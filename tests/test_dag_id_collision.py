@@ -22,21 +22,9 @@ import pytest
 
 from hopsworks_ui_plugin import metadb
 from hopsworks_ui_plugin.core import dag_files as flows
-from tests.support import ApiUser, dag_model_row, dag_runs_of, dag_source
+from tests.support import dag_model_row, dag_runs_of, dag_source
 
 DAGS = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-
-
-@pytest.fixture(scope="module")
-def api(auth_server):
-    cache: dict[str, ApiUser] = {}
-
-    def get(username: str) -> ApiUser:
-        if username not in cache:
-            cache[username] = ApiUser(auth_server, username)
-        return cache[username]
-
-    return get
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
