@@ -373,3 +373,16 @@ def probe_auth_manager_outage(server: Any, hopsworks: Any, retry_s: float) -> di
         hopsworks.clear_faults()
     time.sleep(retry_s + 0.5)  # the auth manager asks Hopsworks again after membership_retry_s
     return {"api_ids": ids, "page_status": page.status_code, "page_text": page.text, "asked": asked}
+
+
+def wait_until(what: str, check: Any, timeout: float = 120.0, server: Any = None, interval: float = 1.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (returned); fail naming ``what`` (and the
+    server's log tail, when given) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    tail = f"\n{server.log_tail()}" if server is not None else ""
+    raise AssertionError(f"{what} did not happen within {timeout:g} s{tail}")

@@ -12,27 +12,15 @@ from __future__ import annotations
 
 import io
 import os
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-
 from hopsworks_ui_plugin import metadb
 from hopsworks_ui_plugin.core import dag_files as flows
-from tests.support import dag_model_row, dag_runs_of, dag_source
+from tests.support import dag_model_row, dag_runs_of, dag_source, wait_until
 
 DAGS = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 def statuses(api, username: str, dag_id: str) -> dict[str, int]:
@@ -62,8 +50,9 @@ def test_dag_id_collision_is_refused_then_contested_and_delete_keeps_the_victims
     intruder = analytics / f"intruder_{suffix}.py"
     victim.write_bytes(dag_source("alice", dag_id))
     try:
-        wait_for("the victim's DAG to be parsed", lambda: row_file(dag_id) == str(victim.resolve()))
-        wait_for("alice to see her DAG", lambda: statuses(api, "alice", dag_id)["dag"] == 200)
+        wait_until("the victim's DAG to be parsed",
+                   lambda: row_file(dag_id) == str(victim.resolve()), interval=0.5)
+        wait_until("alice to see her DAG", lambda: statuses(api, "alice", dag_id)["dag"] == 200, interval=0.5)
         assert statuses(api, "carol", dag_id)["dag"] == 403
 
         # 1. carol's upload of a file defining alice's DAG id is refused, with the reason.
@@ -79,7 +68,8 @@ def test_dag_id_collision_is_refused_then_contested_and_delete_keeps_the_victims
         run = admin.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
         assert run.status_code == 200, run.text
         intruder.write_bytes(dag_source("carol", dag_id))
-        wait_for("the collision to be recorded", lambda: metadb.contested_dag_ids([dag_id]) == {dag_id})
+        wait_until("the collision to be recorded",
+                   lambda: metadb.contested_dag_ids([dag_id]) == {dag_id}, interval=0.5)
         for username in ("alice", "carol"):
             assert statuses(api, username, dag_id) == {"dag": 403, "runs": 403, "source": 403}, username
             assert dag_id not in api(username).dag_ids(dag_id_pattern=dag_id)
@@ -87,7 +77,8 @@ def test_dag_id_collision_is_refused_then_contested_and_delete_keeps_the_victims
 
         # 3. Deleting the intruding file, at a moment its row points at that file (what made the old
         # delete wipe the victim's DAG), keeps the victim's DAG records and runs.
-        wait_for("the row to point at the intruding file", lambda: row_file(dag_id) == str(intruder.resolve()))
+        wait_until("the row to point at the intruding file",
+                   lambda: row_file(dag_id) == str(intruder.resolve()), interval=0.5)
         preview = flows.delete_preview(analytics, intruder.name)
         assert [d.dag_id for d in preview.dags] == [dag_id]
         report = flows.delete(analytics, intruder.name, [d.dag_id for d in preview.dags], username="carol")
@@ -97,7 +88,8 @@ def test_dag_id_collision_is_refused_then_contested_and_delete_keeps_the_victims
         assert row is not None and len(dag_runs_of(dag_id)) == 1
 
         # 4. Resolved: once the victim's file is parsed again, alice has her DAG back; carol does not.
-        wait_for("alice to get her DAG back", lambda: statuses(api, "alice", dag_id)["dag"] == 200)
+        wait_until("alice to get her DAG back",
+                   lambda: statuses(api, "alice", dag_id)["dag"] == 200, interval=0.5)
         assert statuses(api, "alice", dag_id) == {"dag": 200, "runs": 200, "source": 200}
         assert statuses(api, "carol", dag_id)["dag"] == 403
     finally:

@@ -9,7 +9,6 @@ cannot launch demo_fs' job; the same file in demo_fs' folder does.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import requests
 
 from hopsworks_ui_plugin import devstack
-from tests.support import ApiUser
+from tests.support import ApiUser, wait_until
 
 DAGS = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 
@@ -35,16 +34,6 @@ setattr(t, "owner", "alice")
 
 
 
-def wait_for(what: str, check: Any, server: Any, timeout: float = 180.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"{what} did not happen within {timeout:g} s\n{server.log_tail()}")
-
-
 def run_from_folder(airflow_server: Any, admin: ApiUser, folder: str) -> tuple[str, str]:
     """Write the DAG into ``<dags>/<folder>/``, wait for it, trigger it; (final task state, task log)."""
     dag_id = f"worker_scope_{folder}_{uuid.uuid4().hex[:6]}"
@@ -52,7 +41,8 @@ def run_from_folder(airflow_server: Any, admin: ApiUser, folder: str) -> tuple[s
     path.parent.mkdir(exist_ok=True)
     path.write_text(SOURCE.format(dag_id=dag_id))
     try:
-        wait_for(f"{dag_id} parsed", lambda: admin.call("GET", f"/dags/{dag_id}").status_code == 200, airflow_server)
+        wait_until(f"{dag_id} parsed", lambda: admin.call("GET", f"/dags/{dag_id}").status_code == 200, 180,
+                   airflow_server)
         assert admin.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).status_code == 200
         run = admin.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
         assert run.status_code == 200, run.text
@@ -63,7 +53,7 @@ def run_from_folder(airflow_server: Any, admin: ApiUser, folder: str) -> tuple[s
             state = admin.call("GET", ti_path).json().get("state")
             return state if state in ("success", "failed", "upstream_failed") else None
 
-        state = wait_for(f"{dag_id}'s task to finish", final_state, airflow_server)
+        state = wait_until(f"{dag_id}'s task to finish", final_state, 180, airflow_server)
         log = requests.get(f"{airflow_server.url}{devstack.API_BASE}{ti_path}/logs/1", timeout=60,
                            headers={**admin.headers, "Accept": "application/json"})
         return state, log.text

@@ -52,16 +52,21 @@ def airflow_dag_url(dag_id: str) -> str:
     return f"{base}/dags/{quote(dag_id, safe='')}"
 
 
+def back_to_project_files(err: PluginError) -> PluginError:
+    """Refusals about a file lead back to the project's files (the handler set ``g.hw_dag_files_project``);
+    membership refusals to the list of projects. Shared by the DAG-file pages and the editor."""
+    if err.back is None:
+        project_id = getattr(g, "hw_dag_files_project", None)
+        err.back = (url_for("HopsworksDagFilesView.project", project_id=project_id) if project_id is not None
+                    else url_for("HopsworksDagFilesView.index"))
+    return err
+
+
 class HopsworksDagFilesView(HopsworksBaseView):
     route_base = "/hopsworks/dag-files"
 
     def error_response(self, err: PluginError) -> Any:
-        """Refusals about a file lead back to the project's files; membership refusals to the projects."""
-        if err.back is None:
-            project_id = getattr(g, "hw_dag_files_project", None)
-            err.back = (url_for("HopsworksDagFilesView.project", project_id=project_id) if project_id is not None
-                        else url_for("HopsworksDagFilesView.index"))
-        return super().error_response(err)
+        return super().error_response(back_to_project_files(err))
 
     # -- helpers (plain functions: FAB inspects view attributes at import time) ------------------
 

@@ -28,6 +28,7 @@ from hopsworks_ui_plugin.views.base import (
     stash_result,
     stashed_result,
 )
+from hopsworks_ui_plugin.views.dag_files import back_to_project_files
 
 
 class EditForm(FlaskForm):
@@ -39,11 +40,7 @@ class HopsworksEditorView(HopsworksBaseView):
     route_base = "/hopsworks/dag-files"
 
     def error_response(self, err: PluginError) -> Any:
-        if err.back is None:
-            project_id = getattr(g, "hw_editor_project", None)
-            err.back = (url_for("HopsworksDagFilesView.project", project_id=project_id) if project_id is not None
-                        else url_for("HopsworksDagFilesView.index"))
-        return super().error_response(err)
+        return super().error_response(back_to_project_files(err))
 
     def _editor(self, grant: ProjectAccess, name: str, text: str, base_hash: str, http_status: int = 200,
                 **extra: Any) -> Any:
@@ -66,7 +63,7 @@ class HopsworksEditorView(HopsworksBaseView):
     @expose("/<int:project_id>/edit/<name>")  # registered first: url_for builds this one
     @project_member()
     def edit(self, grant: ProjectAccess, name: str) -> Any:
-        g.hw_editor_project = grant.project.id
+        g.hw_dag_files_project = grant.project.id
         opened = flows.open_file(file_flows.folder(grant.project.id, grant.project.name), name)
         reason = request.args.get("reason", "")[:300] or None  # e.g. the builder's "why it opens here"
         saved = stashed_result("editor-save", request.args.get("result")) or {}  # after a save's redirect
@@ -76,7 +73,7 @@ class HopsworksEditorView(HopsworksBaseView):
     @expose("/<int:project_id>/edit/<name>", methods=["POST"])
     @project_member(operate="replace")
     def save(self, grant: ProjectAccess, name: str) -> Any:
-        g.hw_editor_project = grant.project.id
+        g.hw_dag_files_project = grant.project.id
         directory = file_flows.folder(grant.project.id, grant.project.name)
         form = EditForm()
         text = form.content.data or ""

@@ -14,16 +14,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import requests
 from playwright.sync_api import expect
 
 from hopsworks_ui_plugin import devstack
-from tests.support import ARTIFACTS, screenshot
+from tests.support import ARTIFACTS, screenshot, wait_until
 
 DEMO_FS = 119
 GENERATED = ARTIFACTS / "generated-dags"
@@ -35,16 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 def api(server, page, path: str) -> requests.Response:
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "_token")
     return requests.get(f"{server.url}/api/v2/{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-
-
-def wait_until(what: str, check: Any, timeout: float, server) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"{what} did not happen within {timeout:g} s\n{server.log_tail()}")
 
 
 def keep(source: Path, name: str) -> Path:
