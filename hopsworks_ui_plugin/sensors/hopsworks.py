@@ -19,7 +19,29 @@ from hopsworks_ui_plugin.triggers.hopsworks import HopsworksDatasetTrigger, Hops
 from hopsworks_ui_plugin.version_compat import AirflowException, BaseSensorOperator, conf_getboolean
 
 
-class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):
+class _HopsworksSensor(HopsworksTaskMixin, BaseSensorOperator):
+    """What the Hopsworks sensors share: the project, the connection, deferrable mode, a 10 s poke
+    interval by default, and the outage memo of :meth:`poke`."""
+
+    def __init__(
+        self,
+        *,
+        project_id: int | None = None,
+        project_name: str | None = None,
+        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
+        deferrable: bool = conf_getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 10)
+        super().__init__(**kwargs)
+        self.project_id = int(project_id) if project_id is not None else None
+        self.project_name = project_name
+        self.hopsworks_conn_id = hopsworks_conn_id
+        self.deferrable = deferrable
+        self._outage: Outage | None = None
+
+
+class HopsworksJobFinishSensor(_HopsworksSensor):
     """Succeeds once the watched execution is in a final state (or ``response_check`` says so).
 
     :param response_check: ``f(state, final_status) -> bool`` deciding when to stop waiting.
@@ -33,26 +55,16 @@ class HopsworksJobFinishSensor(HopsworksTaskMixin, BaseSensorOperator):
         self,
         *,
         job_name: str,
-        project_id: int | None = None,
-        project_name: str | None = None,
         response_check: Callable[[str | None, str | None], bool] | None = None,
         execution_id: int | str | None = None,
         launch_task_id: str | None = None,
-        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
-        deferrable: bool = conf_getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", 10)
         super().__init__(**kwargs)
         self.job_name = job_name
-        self.project_id = int(project_id) if project_id is not None else None
-        self.project_name = project_name
         self.response_check = response_check
         self.execution_id = execution_id
         self.launch_task_id = launch_task_id
-        self.hopsworks_conn_id = hopsworks_conn_id
-        self.deferrable = deferrable
-        self._outage: Outage | None = None
 
     def _bound_execution_id(self, context: Any) -> int | None:
         if self.execution_id not in (None, ""):
@@ -164,7 +176,7 @@ class HopsworksJobSuccessSensor(HopsworksJobFinishSensor):
         return result is Outcome.SUCCEEDED
 
 
-class HopsworksDatasetSensor(HopsworksTaskMixin, BaseSensorOperator):
+class HopsworksDatasetSensor(_HopsworksSensor):
     """Succeeds once ``path`` exists in the project's datasets (``GET /project/{id}/dataset/<path>?action=stat``:
     200 exists, 404 not yet). Hopsworks calls it ``HopsworksHdfsSensor``; both names work.
 
@@ -184,26 +196,11 @@ class HopsworksDatasetSensor(HopsworksTaskMixin, BaseSensorOperator):
     #: No job: an id-only project is resolved without one (give project_name with an AGENT key).
     job_name = ""
 
-    def __init__(
-        self,
-        *,
-        path: str,
-        project_id: int | None = None,
-        project_name: str | None = None,
-        hopsworks_conn_id: str = HopsworksHook.default_conn_name,
-        deferrable: bool = conf_getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("poke_interval", 10)
+    def __init__(self, *, path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path
-        self.project_id = int(project_id) if project_id is not None else None
-        self.project_name = project_name
-        self.hopsworks_conn_id = hopsworks_conn_id
-        self.deferrable = deferrable
-        self._outage: Outage | None = None
-        if "{{" not in str(path) and not (str(path).startswith("/") and project_name is None):
-            dataset_relpath(path, project_name)  # a bad path fails when the DAG is parsed, not at run time
+        if "{{" not in str(path) and not (str(path).startswith("/") and self.project_name is None):
+            dataset_relpath(path, self.project_name)  # a bad path fails when the DAG is parsed, not at run time
 
     def _relpath(self, project_name: str) -> str:
         try:
