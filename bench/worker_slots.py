@@ -107,7 +107,10 @@ def run(n: int, duration_s: float, poll_s: float = 2.0, timeout: float = 600) ->
                                    extra={"AIRFLOW__CORE__PARALLELISM": str(max(32, 2 * n)),
                                           "AIRFLOW__FAB__AUTH_RATE_LIMITED": "False"})
         source = DAGS.replace("N)", f"{n})").replace("DURATION", f"{duration_s:g}").replace("POLL", f"{poll_s:g}")
-        (home / "dags" / "bench_dags.py").write_text(textwrap.dedent(source))
+        # In the project's folder: a task may reach only the project whose folder its DAG file is in.
+        folder = home / "dags" / "demo_fs"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "bench_dags.py").write_text(textwrap.dedent(source))
         devstack.init_airflow(env)
         devstack.run_airflow(env, "dags", "reserialize")
         services = devstack.start_airflow(env, ["api-server", "scheduler", "triggerer"], home / "logs-svc")

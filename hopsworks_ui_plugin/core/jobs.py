@@ -200,14 +200,34 @@ def job_count(hook: HopsworksHook, grant: ProjectAccess) -> int:
         return int(hook.get_jobs(grant.project.id, limit=1, with_latest_execution=False)[0])
 
 
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """A job on the jobs page, as shown: plain fields computed once here, so the page renders 50 rows
+    without per-row lookups into Hopsworks' nested records. ``latest`` is the latest execution as
+    :func:`live_state` (what the page's live updates send for the same row); None: never run."""
+
+    name: str
+    job_type: str
+    creator: str
+    creator_title: str
+    created: str
+    latest: dict[str, Any] | None
+    submitted: str
+    snippet: str
+
+
 @dataclass(frozen=True)
 class JobsPage:
-    """One page of a project's jobs: rows of ``{job, creator, latest, snippet}``."""
+    """One page of a project's jobs (:class:`JobRow`); ``live``: some latest execution is not final."""
 
     query: JobQuery
     total: int
     pages: int
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[JobRow] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return any(row.latest is not None and not row.latest["final"] for row in self.rows)
 
 
 def jobs_page(hook: HopsworksHook, grant: ProjectAccess, query: JobQuery) -> JobsPage:
@@ -218,12 +238,22 @@ def jobs_page(hook: HopsworksHook, grant: ProjectAccess, query: JobQuery) -> Job
             grant.project.id, offset=(query.page - 1) * query.per_page, limit=query.per_page,
             sort_by=f"{sort_field}:{query.order}", name_filter=query.q or None,
         )
-    rows = [
-        {"job": job, "creator": _person(job.get("creator")), "latest": _latest(job),
-         "snippet": formatting.launch_snippet(grant.project.name, str(job.get("name")))}
-        for job in items
-    ]
-    return JobsPage(query, total, page_count(total, query.per_page), rows)
+    now_ms = int(time.time() * 1000)
+    return JobsPage(query, total, page_count(total, query.per_page), [_job_row(grant, job, now_ms) for job in items])
+
+
+def _job_row(grant: ProjectAccess, job: dict[str, Any], now_ms: int) -> JobRow:
+    name = str(job.get("name"))
+    creator = _person(job.get("creator"))
+    latest = _latest(job)
+    return JobRow(
+        name=name, job_type=str(job.get("jobType") or ""),
+        creator=creator["username"] or creator["full_name"] or "—", creator_title=creator["full_name"],
+        created=formatting.fmt_ts(job.get("creationTime")),
+        latest=live_state(latest, name, now_ms) if latest else None,
+        submitted=formatting.fmt_ts(latest.get("submissionTime")) if latest else "—",
+        snippet=formatting.launch_snippet(grant.project.name, name),
+    )
 
 
 def job_page(hook: HopsworksHook, grant: ProjectAccess, job_name: str, page: int) -> dict[str, Any]:
@@ -288,7 +318,7 @@ def jobs_live(hook: HopsworksHook, grant: ProjectAccess, query: JobQuery) -> dic
     """The jobs page's rows (same query) with their latest execution as :func:`live_state` rows keyed by
     job name: the one Hopsworks request of :func:`jobs_page`."""
     result = jobs_page(hook, grant, query)
-    items = [live_state(row["latest"], row["job"].get("name")) for row in result.rows]
+    items = [row.latest or live_state(None, row.name) for row in result.rows]
     return {"items": items, "final": all(i["final"] for i in items)}
 
 
