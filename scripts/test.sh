@@ -43,7 +43,9 @@ else
 fi
 echo "== pytest"
 set +e
-"$VENV/bin/python" -m pytest tests -p no:cacheprovider "$@"
+# Two pytest-xdist workers (CI has 2 cores; much of the suite waits on subprocesses and browsers), each taking whole
+# test modules (tests/conftest.py: pytest_xdist_make_scheduler); PYTEST_WORKERS=0 runs in this one process.
+"$VENV/bin/python" -m pytest tests -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
 status=$?
 echo "== pytest on Airflow $AIRFLOW_VERSION: exit $status"
 set -e

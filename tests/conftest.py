@@ -40,7 +40,32 @@ from tests.support import (  # noqa: E402
     connection_json,
     csrf_token,
     seed_key,
+    stop_services,
 )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``pytest -n 2 --dist loadfile`` (scripts/test.sh): each worker takes whole test modules, so a
+    module's fixtures (its own Airflow stack, a module's browser) start once; the browser modules
+    count as one module: they share one worker's api-server, auth-manager server and Chromium
+    instead of starting them on both. Work is handed out in collection order (the browser modules,
+    the longest unit, first), not by number of tests. (xdist's ``loadgroup`` cannot do this on
+    pytest 9: it renames node ids through an attribute pytest no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/browser/" if module.startswith("tests/browser/") else module
+
+        def schedule(self) -> None:
+            self.config.option.loadscopereorder = False
+            super().schedule()
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -103,8 +128,7 @@ def airflow_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[Airfl
         devstack.wait_http(f"{server.url}{devstack.HEALTH_PATH}", timeout=180, service=services[0])
         yield server
     finally:
-        for service in services:
-            service.stop()
+        stop_services(services)
 
 
 @pytest.fixture(scope="module")
@@ -301,5 +325,4 @@ def auth_server(airflow_db: Path, hopsworks: FakeHopsworks) -> Iterator[AirflowS
         server.outage = probe_auth_manager_outage(server, hopsworks, retry_s=2)  # type: ignore[attr-defined]
         yield server
     finally:
-        for service in services:
-            service.stop()
+        stop_services(services)

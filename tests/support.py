@@ -375,6 +375,26 @@ def probe_auth_manager_outage(server: Any, hopsworks: Any, retry_s: float) -> di
     return {"api_ids": ids, "page_status": page.status_code, "page_text": page.text, "asked": asked}
 
 
+def stop_services(services: list[Any]) -> None:
+    """Stop started Airflow services together: all are asked to end (SIGTERM to each process group)
+    before waiting for any, so a stack stops in the time of its slowest service, not their sum."""
+    import signal
+
+    for service in services:
+        if service.proc.poll() is None:
+            try:
+                os.killpg(service.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 15
+    for service in services:
+        try:
+            service.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001, S110 - still running: Service.stop() kills it
+            pass
+        service.stop()
+
+
 def wait_until(what: str, check: Any, timeout: float = 120.0, server: Any = None, interval: float = 1.0) -> Any:
     """Poll ``check()`` until it returns something truthy (returned); fail naming ``what`` (and the
     server's log tail, when given) after ``timeout`` seconds."""

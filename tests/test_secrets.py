@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from hopsworks_ui_plugin import devstack
+from tests.support import stop_services
 
 pytestmark = pytest.mark.skipif(devstack.AIRFLOW_2, reason="the JWT secret and the execution API are Airflow 3's")
 
@@ -82,8 +83,7 @@ def seen_by_task() -> Iterator[dict[str, Any]]:
         seen["scheduler_pid"] = next(s.proc.pid for s in services if s.name == "scheduler")
         yield seen
     finally:
-        for service in services:
-            service.stop()
+        stop_services(services)
 
 
 def test_task_environment_holds_no_api_secret(seen_by_task: dict[str, Any]) -> None:

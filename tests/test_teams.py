@@ -24,7 +24,7 @@ import pytest
 from hopsworks_ui_plugin import devstack, teams
 from hopsworks_ui_plugin.errors import BadInput
 from hopsworks_ui_plugin.version_compat import AIRFLOW_V_3_3_PLUS
-from tests.support import seed_key
+from tests.support import seed_key, stop_services
 
 pytestmark = pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="team-scoped connections for tasks: Airflow >= 3.3")
 
@@ -122,8 +122,7 @@ def multi_team(hopsworks: Any) -> Iterator[dict[str, Any]]:
         yield {"results": results, "keys": keys, "pages_key": seed_key("airflow_ui"), "sync": synced,
                "env_file": env_file, "home": home, "bundles": json.loads(bundle_file.read_text())}
     finally:
-        for service in services:
-            service.stop()
+        stop_services(services)
 
 
 def devstack_trigger(env: dict[str, str], dag_id: str) -> int:
