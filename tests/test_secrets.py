@@ -77,7 +77,7 @@ def seen_by_task() -> Iterator[dict[str, Any]]:
         result = out / "seen.json"
         while not result.exists():
             assert time.monotonic() < deadline, "\n".join(s.tail() for s in services)
-            time.sleep(2)
+            time.sleep(0.5)
         seen = json.loads(result.read_text())
         seen["secrets"] = json.loads((home / "secrets.json").read_text())
         seen["scheduler_pid"] = next(s.proc.pid for s in services if s.name == "scheduler")
