@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if "waiting" in only:
         from bench import waiting
 
-        results += waiting.run(n=5 if smoke else 200, duration_s=2 if smoke else 20, poll_s=0.5 if smoke else 2)
+        results += waiting.run(n=5 if smoke else 200, duration_s=1 if smoke else 20, poll_s=0.25 if smoke else 2)
     if "slots" in only and not smoke:  # starts a scheduler and triggerer: too heavy for a smoke run
         from bench import worker_slots
 
