@@ -26,6 +26,10 @@ os.environ.update(
         # The operator/sensor tests run DAG files from the DAGs folder's root or call execute()
         # directly (outside every project folder); tests/test_task_support.py turns this back off.
         "AIRFLOW__HOPSWORKS__ALLOW_SHARED_KEY_OUTSIDE_PROJECTS": "True",
+        # The tests' DAG processors look for new and removed DAG files every second (devstack: every 5 s),
+        # so a test that writes a DAG file waits ~1 s for it to be parsed instead of up to 5 s.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
+        "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
     })
 )
 os.environ.pop("PYTHONWARNINGS", None)

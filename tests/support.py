@@ -395,7 +395,7 @@ def stop_services(services: list[Any]) -> None:
         service.stop()
 
 
-def wait_until(what: str, check: Any, timeout: float = 120.0, server: Any = None, interval: float = 1.0) -> Any:
+def wait_until(what: str, check: Any, timeout: float = 120.0, server: Any = None, interval: float = 0.25) -> Any:
     """Poll ``check()`` until it returns something truthy (returned); fail naming ``what`` (and the
     server's log tail, when given) after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
