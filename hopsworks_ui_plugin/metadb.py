@@ -91,6 +91,16 @@ def _session_scope(session: Session | None) -> Any:
     return nullcontext(session) if session is not None else create_session()
 
 
+def _read_scope(session: Session | None) -> Any:
+    """For a read on a hot path (every upload): the caller's session, else a plain connection of
+    Airflow's engine (no ORM session to set up, commit and close)."""
+    from airflow import settings as airflow_settings
+
+    if session is not None or airflow_settings.engine is None:
+        return _session_scope(session)
+    return airflow_settings.engine.connect()
+
+
 # --- the version differences in the tables --------------------------------------------------------
 
 
@@ -795,18 +805,18 @@ def dag_id_filelocs(dag_ids: Iterable[str], session: Session | None = None) -> d
     DagModel, _, _ = _models()
     ids = list(dict.fromkeys(d for d in dag_ids if d))
     found: dict[str, set[str]] = {}
-    with _session_scope(session) as s:
+    with _read_scope(session) as s:
         for start in range(0, len(ids), IN_CHUNK):
             chunk = ids[start : start + IN_CHUNK]
-            queries = [select(DagModel.dag_id, DagModel.fileloc).where(DagModel.dag_id.in_(chunk))]
-            if AIRFLOW_V_3:
+            query: Any = select(DagModel.dag_id, DagModel.fileloc).where(DagModel.dag_id.in_(chunk))
+            if AIRFLOW_V_3:  # and where its code was recorded: one round trip for both
                 from airflow.models.dagcode import DagCode
+                from sqlalchemy import union
 
-                queries.append(select(DagCode.dag_id, DagCode.fileloc).where(DagCode.dag_id.in_(chunk)).distinct())
-            for query in queries:
-                for dag_id, fileloc in s.execute(query):
-                    if fileloc:
-                        found.setdefault(dag_id, set()).add(str(fileloc))
+                query = union(query, select(DagCode.dag_id, DagCode.fileloc).where(DagCode.dag_id.in_(chunk)))
+            for dag_id, fileloc in s.execute(query):
+                if fileloc:
+                    found.setdefault(dag_id, set()).add(str(fileloc))
     return found
 
 

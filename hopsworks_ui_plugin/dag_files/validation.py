@@ -50,17 +50,15 @@ def too_large(name: str, cap: int) -> TooLarge:
 def read_capped(stream: IO[bytes], cap: int | None = None, name: str = "The file") -> bytes:
     """At most ``cap`` bytes of ``stream``; :class:`TooLarge` if there is more (reads cap + 1 bytes at most)."""
     cap = max_file_bytes() if cap is None else cap
-    chunks: list[bytes] = []
-    size = 0
-    while size <= cap:
-        chunk = stream.read(min(64 * 1024, cap + 1 - size))
-        if not chunk:
+    data = stream.read(cap + 1)  # one read (an uploaded part is already spooled): no chunk copies
+    while len(data) <= cap:  # a stream may return fewer bytes than asked before its end
+        more = stream.read(cap + 1 - len(data))
+        if not more:
             break
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > cap:
+        data += more
+    if len(data) > cap:
         raise too_large(name, cap)
-    return b"".join(chunks)
+    return data
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def check_source(name: str, data: bytes, cap: int | None = None) -> CheckedSourc
     cap = max_file_bytes() if cap is None else cap
     if len(data) > cap:
         raise too_large(name, cap)
-    if not data.strip():
+    if not data or data.isspace():  # (no stripped copy of a 1 MB file)
         raise BadInput(f"{name} is empty.", title=TITLE)
     try:
         data.decode("utf-8")
