@@ -30,7 +30,7 @@ for mode in ("deferrable", "poke"):
     with DAG(f"bench_{mode}", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None,
              default_args={"owner": "alice"}, max_active_tasks=64) as dag:
         for i in range(N):
-            HopsworksLaunchOperator(task_id=f"wait_{i}", project_id=119, job_name="etl",
+            HopsworksLaunchOperator(task_id=f"wait_{i}", project_name="demo_fs", job_name="etl",
                                     job_arguments="--duration DURATION", poke_interval_s=POLL,
                                     deferrable=(mode == "deferrable"), copy_logs=False)
     globals()[f"dag_{mode}"] = dag
