@@ -160,7 +160,7 @@ def airflow_dag_processor(airflow_server: AirflowServer) -> Iterator[devstack.Se
     (service,) = devstack.start_airflow(airflow_server.env, ["dag-processor"], _HOME / "service-logs")
     airflow_server.services.append(service)
     yield service
-    service.stop()
+    stop_services([service])
     airflow_server.services.remove(service)
 
 
@@ -189,7 +189,7 @@ def airflow_scheduler(
     (service,) = devstack.start_airflow(airflow_server.env, ["scheduler"], airflow_server.home / "service-logs")
     airflow_server.services.append(service)
     yield service
-    service.stop()
+    stop_services([service])
     airflow_server.services.remove(service)
 
 

@@ -377,21 +377,26 @@ def probe_auth_manager_outage(server: Any, hopsworks: Any, retry_s: float) -> di
 
 def stop_services(services: list[Any]) -> None:
     """Stop started Airflow services together: all are asked to end (SIGTERM to each process group)
-    before waiting for any, so a stack stops in the time of its slowest service, not their sum."""
+    before waiting for any, so a stack stops in the time of its slowest service, not their sum. One
+    still running after 3 s gets a second SIGTERM: a scheduler whose LocalExecutor has run tasks
+    otherwise waits for its (already signalled) workers until killed ("Signal again if you don't want
+    to wait"); Service.stop() then kills what is left after 15 s."""
     import signal
 
+    def signal_running() -> None:
+        for service in services:
+            if service.proc.poll() is None:
+                try:
+                    os.killpg(service.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    signal_running()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(s.proc.poll() is None for s in services):
+        time.sleep(0.05)
+    signal_running()
     for service in services:
-        if service.proc.poll() is None:
-            try:
-                os.killpg(service.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + 15
-    for service in services:
-        try:
-            service.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except Exception:  # noqa: BLE001, S110 - still running: Service.stop() kills it
-            pass
         service.stop()
 
 
