@@ -50,8 +50,18 @@ def background_rgb(page) -> tuple[int, int, int]:
     }"""))
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_in_light_and_dark_without_console_errors(browser_login, airflow_server, hw, alice_file, scheme):
+def check_scheme(page, name: str, scheme: str) -> None:
+    """The page is in ``scheme`` (class and computed background); its full-page screenshot is saved."""
+    expect(page.locator("html.hw-dark")).to_have_count(1 if scheme == "dark" else 0)
+    rgb = background_rgb(page)
+    assert (sum(rgb) < 200) if scheme == "dark" else (sum(rgb) > 600), (name, scheme, rgb)
+    screenshot(page, f"page-{name}-{scheme}")
+
+
+def test_every_page_in_light_and_dark_without_console_errors(browser_login, airflow_server, hw, alice_file):
+    """Each page is loaded once per user session: in the colour mode the browser asks for (dark for one
+    user, light for the other), then the browser switches to the other mode and the page follows without
+    a reload (the same ``apply()`` in layout.html runs on load and on a change)."""
     pages = {
         "projects": "projects/",
         "jobs": f"projects/{PID}/jobs",
@@ -69,20 +79,19 @@ def test_every_page_in_light_and_dark_without_console_errors(browser_login, airf
     }
     admin_pages = {"connection": "connection/"}
     errors: list[str] = []
-    for user, chosen in (("alice", pages), ("admin", admin_pages)):
+    for user, chosen, first in (("alice", pages, "dark"), ("admin", admin_pages, "light")):
+        then = "light" if first == "dark" else "dark"
         page = browser_login(user)
-        page.emulate_media(color_scheme=scheme)
         page.on("console", lambda m, p=page: errors.append(f"{p.url}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e, p=page: errors.append(f"{p.url}: {e}"))
         for name, path in chosen.items():
+            page.emulate_media(color_scheme=first)
             page.goto(airflow_server.page(path))
             page.wait_for_load_state("networkidle")
             expect(page.locator(".hw-page")).to_be_visible()
-            dark = page.evaluate("document.documentElement.classList.contains('hw-dark')")
-            assert dark == (scheme == "dark"), name
-            rgb = background_rgb(page)
-            assert (sum(rgb) < 200) if scheme == "dark" else (sum(rgb) > 600), (name, rgb)
-            screenshot(page, f"page-{name}-{scheme}")
+            check_scheme(page, name, first)
+            page.emulate_media(color_scheme=then)
+            check_scheme(page, name, then)
     # The 404 page logs its failed document load as a console error in Chromium; nothing else may.
     errors = [e for e in errors if "404 (NOT FOUND)" not in e.upper() or "/projects/999999/" not in e]
     assert errors == [], "\n".join(errors)
