@@ -82,7 +82,7 @@ def test_projects_page_lists_the_users_memberships_with_role_and_no_request_per_
 def test_job_count_answers_json_with_one_cheap_request(web, hw):
     alice = web("alice")
     got = alice.get("projects/119/job-count", headers={"Accept": "application/json"})
-    assert got.status_code == 200 and got.get_json() == {"project_id": 119, "jobs": 5}
+    assert got.status_code == 200 and got.get_json() == {"project_id": 119, "jobs": len(hw.state.projects[119].jobs)}
     count_calls = [r for r in hw.requests if r.path.endswith("/jobs")]
     assert len(count_calls) == 1
     assert count_calls[0].query["limit"] == ["1"] and "executions" not in str(count_calls[0].query)
