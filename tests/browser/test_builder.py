@@ -79,6 +79,9 @@ def test_build_run_and_change_a_dag_in_airflows_ui(browser_login, airflow_server
     frame.get_by_role("link", name="demo_fs").click()
     frame.locator("[data-testid=new-dag]").click()
     expect(frame.locator("[data-testid=builder-form]")).to_be_visible()
+    # The first task row is drawn by builder.js, which fills the form when it runs: what is typed into the
+    # (already visible) form before that is lost.
+    expect(frame.locator("[data-testid=task]")).to_have_count(1)
 
     frame.locator("#hw-bd-dag-id").fill(dag_id)
     frame.locator("#hw-bd-description").fill("Features from the incoming file, then training and a report")
