@@ -380,7 +380,8 @@ def stop_services(services: list[Any]) -> None:
     before waiting for any, so a stack stops in the time of its slowest service, not their sum. One
     still running after 3 s gets a second SIGTERM: a scheduler whose LocalExecutor has run tasks
     otherwise waits for its (already signalled) workers until killed ("Signal again if you don't want
-    to wait"); Service.stop() then kills what is left after 15 s."""
+    to wait"); a service still running 2 s later is killed (the scheduler's second shutdown can wait on
+    the same worker again)."""
     import signal
 
     def signal_running() -> None:
@@ -391,12 +392,21 @@ def stop_services(services: list[Any]) -> None:
                 except ProcessLookupError:
                     pass
 
+    def wait(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(s.proc.poll() is None for s in services):
+            time.sleep(0.05)
+
     signal_running()
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and any(s.proc.poll() is None for s in services):
-        time.sleep(0.05)
+    wait(3)
     signal_running()
-    for service in services:
+    wait(2)
+    for service in services:  # still waiting for a LocalExecutor worker that will not come back
+        if service.proc.poll() is None:
+            try:
+                os.killpg(service.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         service.stop()
 
 
