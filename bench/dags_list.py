@@ -19,6 +19,7 @@ from bench.stack import WebStack
 
 OWNERS = ["alice"] + [f"user{i:02d}" for i in range(1, 50)]
 PAGE = 50
+ADMIN_API_PARAMS: dict[str, str | int] = {"limit": PAGE, "offset": 0, "order_by": "dag_id"}
 RUNS_PER_DAG = 3
 REACT_RUNS = 14  # dag_runs_limit of the React DAG list's card view (airflow/ui: display "card" ? 14 : 1)
 
@@ -97,7 +98,7 @@ def run(stack: WebStack, sizes: tuple[int, ...], repeat: int) -> list[Result]:
         page, baseline = side_by_side(my_page, api, repeat)
         admin_page, admin_api = side_by_side(
             lambda: my_page(admin, {"sort": "dag_id", "per_page": PAGE}),
-            lambda: admin.get(api_url, params={"limit": PAGE, "offset": 0, "order_by": "dag_id"},
+            lambda: admin.get(api_url, params=ADMIN_API_PARAMS,
                               headers=stack.bearer(admin), timeout=120).raise_for_status(),
             repeat,
         )

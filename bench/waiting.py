@@ -50,8 +50,8 @@ class Counters:
                 counters.requests += 1
             return urlopen(pool, *args, **kwargs)
 
-        self._pool._new_conn = counting_new_conn  # type: ignore[method-assign]
-        self._pool.urlopen = counting_urlopen  # type: ignore[method-assign]
+        self._pool._new_conn = counting_new_conn  # type: ignore[method-assign,assignment]
+        self._pool.urlopen = counting_urlopen  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
