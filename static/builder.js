@@ -53,22 +53,33 @@
     };
   }
 
+  // A field the user typed into before this script ran (a slow page) keeps what they typed.
+  function put(el, value) {
+    if (el.type === "checkbox") {
+      if (el.checked === el.defaultChecked) { el.checked = !!value; } else { touched[el.dataset.bind] = true; }
+    } else if (el.value === el.defaultValue) {
+      el.value = value;
+    } else if (el.dataset.bind) {
+      touched[el.dataset.bind] = true;
+    }
+  }
+
   function fill(spec) {
-    bound("dag_id").value = spec.dag_id || "";
-    bound("description").value = spec.description || "";
-    bound("tags").value = (spec.tags || []).join(", ");
+    put(bound("dag_id"), spec.dag_id || "");
+    put(bound("description"), spec.description || "");
+    put(bound("tags"), (spec.tags || []).join(", "));
     var presets = Array.prototype.map.call(preset.options, function (o) { return o.value; });
     if (presets.indexOf(spec.schedule || "") >= 0 && spec.schedule !== "cron") {
       preset.value = spec.schedule || "";
     } else {
       preset.value = "cron";
-      cron.value = spec.schedule;
+      put(cron, spec.schedule);
     }
     cron.hidden = preset.value !== "cron";
-    bound("start_date").value = spec.start_date || "";
-    bound("catchup").checked = !!spec.catchup;
-    bound("retries").value = spec.retries;
-    bound("conn_id").value = spec.conn_id || "hopsworks_default";
+    put(bound("start_date"), spec.start_date || "");
+    put(bound("catchup"), spec.catchup);
+    put(bound("retries"), spec.retries);
+    put(bound("conn_id"), spec.conn_id || "hopsworks_default");
     (spec.tasks || []).forEach(function (t) { addRow(t); });
     var byName = {};
     rows.forEach(function (row) { byName[rowName(row)] = row.id; });

@@ -79,8 +79,7 @@ def test_build_run_and_change_a_dag_in_airflows_ui(browser_login, airflow_server
     frame.get_by_role("link", name="demo_fs").click()
     frame.locator("[data-testid=new-dag]").click()
     expect(frame.locator("[data-testid=builder-form]")).to_be_visible()
-    # The first task row is drawn by builder.js, which fills the form when it runs: what is typed into the
-    # (already visible) form before that is lost.
+    # The first task row is drawn by builder.js (what is typed before it runs is kept: the test below).
     expect(frame.locator("[data-testid=task]")).to_have_count(1)
 
     frame.locator("#hw-bd-dag-id").fill(dag_id)
@@ -192,3 +191,22 @@ def test_build_run_and_change_a_dag_in_airflows_ui(browser_login, airflow_server
     kept = [GENERATED / name, GENERATED / f"{dag_id}_changed.py"]
     result = ruff(kept)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_what_is_typed_before_the_builder_script_runs_is_kept(browser_login, airflow_server):
+    """On a slow page the form is visible before builder.js has run: the script must not wipe what the
+    user typed meanwhile (it used to fill every field from the empty spec)."""
+    page = browser_login("alice")
+    held: list = []
+    page.route("**/builder.js", lambda route: held.append(route))  # the script waits until released
+    page.goto(airflow_server.page(f"dag-files/{DEMO_FS}/builder/new"), wait_until="commit")
+    page.locator("#hw-bd-dag-id").fill("typed_early")
+    page.locator("#hw-bd-description").fill("typed while the script was loading")
+    assert page.locator("[data-testid=task]").count() == 0  # builder.js has not run yet
+    # (page.wait_for_timeout lets Playwright deliver the route event to this thread)
+    wait_until("the page to ask for builder.js", lambda: page.wait_for_timeout(50) or held, timeout=10)
+    held[0].continue_()
+    expect(page.locator("[data-testid=task]")).to_have_count(1)  # the script ran
+    assert page.locator("#hw-bd-dag-id").input_value() == "typed_early"
+    assert page.locator("#hw-bd-description").input_value() == "typed while the script was loading"
+    assert page.locator("#hw-bd-conn").input_value() == "hopsworks_default"  # untouched fields are filled
