@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from hopsworks_ui_plugin.hooks.hopsworks import HopsworksError, HopsworksHook, dataset_relpath
 from hopsworks_ui_plugin.links import EXECUTION_ID_XCOM_KEY
@@ -17,6 +17,8 @@ from hopsworks_ui_plugin.states import Outcome, is_final, outcome
 from hopsworks_ui_plugin.task_support import HopsworksTaskMixin, Outage
 from hopsworks_ui_plugin.triggers.hopsworks import HopsworksDatasetTrigger, HopsworksExecutionTrigger
 from hopsworks_ui_plugin.version_compat import AirflowException, BaseSensorOperator, conf_getboolean
+
+T = TypeVar("T")
 
 
 class _HopsworksSensor(HopsworksTaskMixin, BaseSensorOperator):
@@ -39,6 +41,27 @@ class _HopsworksSensor(HopsworksTaskMixin, BaseSensorOperator):
         self.hopsworks_conn_id = hopsworks_conn_id
         self.deferrable = deferrable
         self._outage: Outage | None = None
+
+    def _look(self, context: Any, what: str, look: Callable[[HopsworksHook], T]) -> tuple[bool, T | None]:
+        """One look at Hopsworks through a fresh hook: ``(True, answer)``, or ``(False, None)`` when the look
+        failed in a way that may pass later (outage, timeout, 429, 5xx), with one warning per outage of
+        ``what``; other failures raise (and fail the task)."""
+        if self._outage is None:
+            self._outage = Outage(self.log, what)
+        hook = None
+        try:
+            hook = self.make_hook(context)
+            answer = look(hook)
+        except HopsworksError as err:
+            if not err.retryable:
+                raise
+            self._outage.failed(err)
+            return False, None
+        finally:
+            if hook is not None:
+                hook.close()
+        self._outage.answered()
+        return True, answer
 
 
 class HopsworksJobFinishSensor(_HopsworksSensor):
@@ -95,23 +118,10 @@ class HopsworksJobFinishSensor(_HopsworksSensor):
         """One look. A look that fails but may pass later (outage, timeout, 429, 5xx) is "not yet": the
         sensor asks again until its timeout, with one warning per outage; other failures fail the task."""
         execution_id = self._bound_execution_id(context)
-        if self._outage is None:
-            self._outage = Outage(self.log, f"job {self.job_name!r} "
-                                  + (f"execution {execution_id}" if execution_id is not None else "(latest execution)"))
-        hook = None
-        try:
-            hook = self.make_hook(context)
-            execution = self._fetch(hook, execution_id)
-        except HopsworksError as err:
-            if not err.retryable:
-                raise
-            self._outage.failed(err)
-            return False
-        finally:
-            if hook is not None:
-                hook.close()
-        self._outage.answered()
-        return self._decide(execution)
+        what = f"job {self.job_name!r} " + (f"execution {execution_id}" if execution_id is not None
+                                            else "(latest execution)")
+        answered, execution = self._look(context, what, lambda hook: self._fetch(hook, execution_id))
+        return answered and self._decide(execution)
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -210,23 +220,15 @@ class HopsworksDatasetSensor(_HopsworksSensor):
 
     def poke(self, context: Any) -> bool:
         """One look; a look that fails but may pass later is "not yet" (one warning per outage)."""
-        if self._outage is None:
-            self._outage = Outage(self.log, f"dataset path {self.path!r}")
-        hook = None
-        try:
-            hook = self.make_hook(context)
+        def look(hook: HopsworksHook) -> tuple[str, str, bool]:
             _, project_name = hook.resolve_project()
             relative = self._relpath(project_name)
-            exists = hook.dataset_exists(relative)
-        except HopsworksError as err:
-            if not err.retryable:
-                raise
-            self._outage.failed(err)
+            return project_name, relative, hook.dataset_exists(relative)
+
+        answered, found = self._look(context, f"dataset path {self.path!r}", look)
+        if not answered or found is None:
             return False
-        finally:
-            if hook is not None:
-                hook.close()
-        self._outage.answered()
+        project_name, relative, exists = found
         self.log.info("Dataset path %r of project %s %s", relative, project_name,
                       "exists" if exists else "does not exist yet")
         return exists
