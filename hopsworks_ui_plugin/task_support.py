@@ -230,6 +230,15 @@ def _frames() -> list[FrameType]:
     return frames
 
 
+def _frame_running(frames: list[FrameType], function: str, module_file: str) -> FrameType | None:
+    """The innermost of ``frames`` running ``function`` of the module loaded from ``module_file``."""
+    path = os.path.realpath(module_file)
+    for frame in frames:
+        if frame.f_code.co_name == function and os.path.realpath(frame.f_code.co_filename) == path:
+            return frame
+    return None
+
+
 def _worker_dag_file(frames: list[FrameType]) -> tuple[str, str] | None:
     """Airflow 3 worker: the ``StartupDetails`` the supervisor sent this task process (held by the task
     runner's ``main()`` while the task runs) name the bundle and the relative path the runner parsed
@@ -239,19 +248,15 @@ def _worker_dag_file(frames: list[FrameType]) -> tuple[str, str] | None:
         from airflow.sdk.execution_time.comms import StartupDetails
     except ImportError:  # Airflow 2
         return None
-    runner_file = os.path.realpath(task_runner.__file__)
-    for frame in frames:
-        code = frame.f_code
-        if code.co_name != "main" or os.path.realpath(code.co_filename) != runner_file:
-            continue
-        details = frame.f_locals.get("startup_details")
-        ti = frame.f_locals.get("ti")
-        bundle = getattr(ti, "bundle_instance", None)
-        if not isinstance(details, StartupDetails) or bundle is None:
-            return None
-        path = os.path.join(os.fspath(bundle.path), os.fspath(details.dag_rel_path))
-        return path, f"loaded by the Airflow worker from bundle {details.bundle_info.name!r}"
-    return None
+    frame = _frame_running(frames, "main", task_runner.__file__)
+    if frame is None:
+        return None
+    details = frame.f_locals.get("startup_details")
+    bundle = getattr(frame.f_locals.get("ti"), "bundle_instance", None)
+    if not isinstance(details, StartupDetails) or bundle is None:
+        return None
+    path = os.path.join(os.fspath(bundle.path), os.fspath(details.dag_rel_path))
+    return path, f"loaded by the Airflow worker from bundle {details.bundle_info.name!r}"
 
 
 def _dag_test_file(frames: list[FrameType], task: Any) -> tuple[str, str] | None:
@@ -261,26 +266,21 @@ def _dag_test_file(frames: list[FrameType], task: Any) -> tuple[str, str] | None
         from airflow.sdk.definitions import dag as dag_module
     except ImportError:  # Airflow 2
         return None
-    dag_file = os.path.realpath(dag_module.__file__)
-    for frame in frames:
-        code = frame.f_code
-        if code.co_name != "test" or os.path.realpath(code.co_filename) != dag_file:
-            continue
-        dag = frame.f_locals.get("self")
-        if dag is None or getattr(task, "dag", None) is not dag:
-            return None
-        for module in list(sys.modules.values()):
-            try:
-                holds = any(value is dag for value in vars(module).values())
-            except TypeError:
-                continue
-            spec = getattr(module, "__spec__", None)
-            origin = getattr(spec, "origin", None) if spec is not None else None
-            if not origin and getattr(module, "__name__", None) == "__main__":
-                origin = getattr(module, "__file__", None)
-            if holds and origin and str(origin).endswith(".py"):
-                return str(origin), "loaded by the Python module that dag.test() ran it from"
+    frame = _frame_running(frames, "test", dag_module.__file__)
+    dag = frame.f_locals.get("self") if frame is not None else None
+    if dag is None or getattr(task, "dag", None) is not dag:
         return None
+    for module in list(sys.modules.values()):
+        try:
+            holds = any(value is dag for value in vars(module).values())
+        except TypeError:
+            continue
+        spec = getattr(module, "__spec__", None)
+        origin = getattr(spec, "origin", None) if spec is not None else None
+        if not origin and getattr(module, "__name__", None) == "__main__":
+            origin = getattr(module, "__file__", None)
+        if holds and origin and str(origin).endswith(".py"):
+            return str(origin), "loaded by the Python module that dag.test() ran it from"
     return None
 
 
