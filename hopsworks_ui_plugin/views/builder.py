@@ -27,6 +27,7 @@ from hopsworks_ui_plugin.views.base import (
     request_is_admin,
     request_username,
 )
+from hopsworks_ui_plugin.views.dag_files import project_folder
 
 JOBS_PER_PAGE = 20
 
@@ -58,16 +59,11 @@ class HopsworksBuilderView(HopsworksBaseView):
         return blueprint
 
     def error_response(self, err: PluginError) -> Any:
-        if err.back is None and getattr(g, "hw_builder_project", None) is not None:
-            err.back = url_for("HopsworksDagFilesView.project", project_id=g.hw_builder_project)
+        if err.back is None and getattr(g, "hw_dag_files_project", None) is not None:
+            err.back = url_for("HopsworksDagFilesView.project", project_id=g.hw_dag_files_project)
         return super().error_response(err)
 
     # -- helpers (static: FAB inspects view attributes at import time) ---------------------------
-
-    @staticmethod
-    def _folder(grant: ProjectAccess) -> Path:
-        g.hw_builder_project = grant.project.id
-        return file_flows.folder(grant.project.id, grant.project.name)
 
     def _form(self, grant: ProjectAccess, spec: DagSpec, http_status: int = 200, *, name: str | None = None,
               content_hash: str = "", problems: list[Any] | None = None, error: str | None = None) -> Any:
@@ -104,13 +100,13 @@ class HopsworksBuilderView(HopsworksBaseView):
     @expose("/<int:project_id>/builder/new")
     @project_member(operate="upload")
     def new(self, grant: ProjectAccess) -> Any:
-        self._folder(grant)
+        project_folder(grant)
         return self._form(grant, flows.blank_spec(grant, request_username()))
 
     @expose("/<int:project_id>/builder/files/<name>")
     @project_member(operate="replace")
     def open_file(self, grant: ProjectAccess, name: str) -> Any:
-        opened = flows.open_file(self._folder(grant), grant.project.name, name)
+        opened = flows.open_file(project_folder(grant), grant.project.name, name)
         if opened.spec is None:
             return self.page("hopsworks/builder.html",
                              title=f"{name} – {grant.project.name}", access=grant, project=grant.project,
@@ -120,7 +116,7 @@ class HopsworksBuilderView(HopsworksBaseView):
     @expose("/<int:project_id>/builder/new", methods=["POST"])
     @project_member(operate="upload")
     def create(self, grant: ProjectAccess) -> Any:
-        directory = self._folder(grant)
+        directory = project_folder(grant)
         username, admin = request_username(), request_is_admin()
         spec = flows.spec_from_form(request.form.get("spec"), grant, username, admin)
         try:
@@ -134,7 +130,7 @@ class HopsworksBuilderView(HopsworksBaseView):
     @expose("/<int:project_id>/builder/files/<name>", methods=["POST"])
     @project_member(operate="replace")
     def save_file(self, grant: ProjectAccess, name: str) -> Any:
-        directory = self._folder(grant)
+        directory = project_folder(grant)
         username, admin = request_username(), request_is_admin()
         previous = flows.open_file(directory, grant.project.name, name)
         previous_owner = previous.spec.owner if previous.spec else None
@@ -177,12 +173,13 @@ class HopsworksBuilderView(HopsworksBaseView):
         if body.get("full"):
             name = body.get("name")
             own = str(name) if isinstance(name, str) and name else None
+            directory = project_folder(grant)
             if own:
                 file_flows.dag_files.check_name(own)
-                previous = flows.open_file(self._folder(grant), grant.project.name, own)
+                previous = flows.open_file(directory, grant.project.name, own)
                 if previous.spec is not None and request_is_admin():
                     spec.owner = previous.spec.owner
-            result = flows.full_check(request_hook(), grant, self._folder(grant), spec, own_file=own)
+            result = flows.full_check(request_hook(), grant, directory, spec, own_file=own)
         else:
             result = flows.live_check(spec)
         return jsonify(result.to_dict())

@@ -62,6 +62,15 @@ def back_to_project_files(err: PluginError) -> PluginError:
     return err
 
 
+def project_folder(grant: ProjectAccess) -> Path:
+    """The project's DAG-file folder, remembered for this request so that a refusal about one of its files
+    leads back to the project's files (:func:`back_to_project_files`). Shared by the DAG-file pages, the
+    editor and the builder."""
+    directory = flows.folder(grant.project.id, grant.project.name)
+    g.hw_dag_files_project = grant.project.id
+    return directory
+
+
 class HopsworksDagFilesView(HopsworksBaseView):
     route_base = "/hopsworks/dag-files"
 
@@ -69,12 +78,6 @@ class HopsworksDagFilesView(HopsworksBaseView):
         return super().error_response(back_to_project_files(err))
 
     # -- helpers (plain functions: FAB inspects view attributes at import time) ------------------
-
-    @staticmethod
-    def _folder(grant: ProjectAccess) -> Path:
-        directory = flows.folder(grant.project.id, grant.project.name)
-        g.hw_dag_files_project = grant.project.id
-        return directory
 
     def _listing(self, grant: ProjectAccess, directory: Path, http_status: int = 200, **extra: Any) -> Any:
         extra.setdefault("form", UploadForm())
@@ -110,7 +113,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @expose("/<int:project_id>/")
     @project_member()
     def project(self, grant: ProjectAccess) -> Any:
-        directory = self._folder(grant)
+        directory = project_folder(grant)
         upload = self._stashed("upload")
         if upload is not None:
             results = [flows.FileResult(**r) for r in upload.pop("results", [])]
@@ -133,14 +136,14 @@ class HopsworksDagFilesView(HopsworksBaseView):
             {"key": row.file.name, "final": bool(row.dags or row.errors),
              "dag_ids": [d.dag_id for d in row.dags], "import_errors": len(row.errors),
              "html": str(dag_list(row.dags, airflow_dag_url)) + str(import_errors(row.errors))}
-            for row in flows.parse_status(self._folder(grant))
+            for row in flows.parse_status(project_folder(grant))
         ]
         return jsonify({"items": items, "final": all(i["final"] for i in items)})
 
     @expose("/<int:project_id>/upload", methods=["POST"])
     @project_member(operate="upload")
     def upload(self, grant: ProjectAccess) -> Any:
-        directory = self._folder(grant)
+        directory = project_folder(grant)
         refused = flows.request_too_large(request.content_length)  # before the body is read
         if refused:
             return self._answer(grant, directory, refused)
@@ -160,7 +163,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @project_member(operate="replace")
     def replace(self, grant: ProjectAccess) -> Any:
         """Second step of replacing existing files: ``overwrite=1`` plus the staged uploads."""
-        directory = self._folder(grant)
+        directory = project_folder(grant)
         form = ConfirmForm()
         staged = request.form.getlist("staged")
         if not form.validate_on_submit() or not staged:
@@ -180,7 +183,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @expose("/<int:project_id>/files/<name>")
     @project_member()
     def view_file(self, grant: ProjectAccess, name: str) -> Any:
-        shown = flows.view(self._folder(grant), name)
+        shown = flows.view(project_folder(grant), name)
         return self.page(
             "hopsworks/dag_files_view.html",
             title=f"{name} – {grant.project.name}",
@@ -195,7 +198,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @project_member()
     def download(self, grant: ProjectAccess, name: str) -> Any:
         return Response(
-            flows.download(self._folder(grant), name),
+            flows.download(project_folder(grant), name),
             mimetype="text/x-python",
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
@@ -207,7 +210,7 @@ class HopsworksDagFilesView(HopsworksBaseView):
     @expose("/<int:project_id>/files/<name>/delete", methods=["GET", "POST"])
     @project_member(operate="delete")
     def delete(self, grant: ProjectAccess, name: str) -> Any:
-        directory = self._folder(grant)
+        directory = project_folder(grant)
         preview = flows.delete_preview(directory, name)
         form = ConfirmForm()
         context: dict[str, Any] = {

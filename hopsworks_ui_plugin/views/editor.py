@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_appbuilder import expose
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 
 from hopsworks_ui_plugin import access
 from hopsworks_ui_plugin.access import ProjectAccess
-from hopsworks_ui_plugin.core import dag_files as file_flows
 from hopsworks_ui_plugin.core import editor as flows
 from hopsworks_ui_plugin.errors import PluginError
 from hopsworks_ui_plugin.views.base import (
@@ -28,7 +27,7 @@ from hopsworks_ui_plugin.views.base import (
     stash_result,
     stashed_result,
 )
-from hopsworks_ui_plugin.views.dag_files import back_to_project_files
+from hopsworks_ui_plugin.views.dag_files import back_to_project_files, project_folder
 
 
 class EditForm(FlaskForm):
@@ -63,8 +62,7 @@ class HopsworksEditorView(HopsworksBaseView):
     @expose("/<int:project_id>/edit/<name>")  # registered first: url_for builds this one
     @project_member()
     def edit(self, grant: ProjectAccess, name: str) -> Any:
-        g.hw_dag_files_project = grant.project.id
-        opened = flows.open_file(file_flows.folder(grant.project.id, grant.project.name), name)
+        opened = flows.open_file(project_folder(grant), name)
         reason = request.args.get("reason", "")[:300] or None  # e.g. the builder's "why it opens here"
         saved = stashed_result("editor-save", request.args.get("result")) or {}  # after a save's redirect
         return self._editor(grant, name, opened.text, opened.content_hash, reason=reason,
@@ -73,8 +71,7 @@ class HopsworksEditorView(HopsworksBaseView):
     @expose("/<int:project_id>/edit/<name>", methods=["POST"])
     @project_member(operate="replace")
     def save(self, grant: ProjectAccess, name: str) -> Any:
-        g.hw_dag_files_project = grant.project.id
-        directory = file_flows.folder(grant.project.id, grant.project.name)
+        directory = project_folder(grant)
         form = EditForm()
         text = form.content.data or ""
         # "Save mine over theirs" (offered with the diff after a refusal) names the version the user saw.
