@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +130,19 @@ def dag_source(owner: str | None, dag_id: str, extra: str = "") -> bytes:
         f"with DAG({dag_id!r}, {args}schedule=None):\n"
         "    EmptyOperator(task_id='noop')\n"
     ).encode()
+
+
+@contextmanager
+def project_dag_file(home: Path, prefix: str, owner: str = "alice", project: str = "demo_fs") -> Iterator[Path]:
+    """A DAG file ``<prefix>_<8 hex>.py`` (its DAG id is the file's stem, owned by ``owner``) in the
+    project's folder of the DAGs folder under the Airflow ``home``; removed afterwards."""
+    path = home / "dags" / project / f"{prefix}_{uuid.uuid4().hex[:8]}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(dag_source(owner, path.stem))
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def insert_dag(dag_id: str, fileloc: Path, relative: str, owners: str = "alice", paused: bool = False) -> None:

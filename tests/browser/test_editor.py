@@ -5,24 +5,19 @@ changed by someone else meanwhile is refused with the diff, and nothing is writt
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import dag_source, screenshot
+from tests.support import project_dag_file, screenshot
 
 
 @pytest.fixture()
 def dag_file(airflow_server) -> Iterator[Path]:
-    name = f"edb_{uuid.uuid4().hex[:8]}"
-    path = airflow_server.home / "dags" / "demo_fs" / f"{name}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(dag_source("alice", name))
-    yield path
-    path.unlink(missing_ok=True)
+    with project_dag_file(airflow_server.home, "edb") as path:
+        yield path
 
 
 def type_at_end(frame, text: str) -> None:

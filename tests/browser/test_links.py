@@ -6,24 +6,19 @@ Hopsworks ↗" / "Executions in Hopsworks ↗" open Hopsworks in a new tab, a fi
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import dag_source, parse_dag_files
+from tests.support import parse_dag_files, project_dag_file
 
 
 @pytest.fixture()
 def alice_dag(airflow_server) -> Iterator[str]:
-    dag_id = f"lnk_{uuid.uuid4().hex[:8]}"
-    path = airflow_server.home / "dags" / "demo_fs" / f"{dag_id}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(dag_source("alice", dag_id))
-    parse_dag_files([path])  # a real DAG (serialized): Airflow's own page can show it
-    yield dag_id
-    path.unlink(missing_ok=True)
+    with project_dag_file(airflow_server.home, "lnk") as path:
+        parse_dag_files([path])  # a real DAG (serialized): Airflow's own page can show it
+        yield path.stem
 
 
 def blocked_by_sandbox(page) -> list[str]:

@@ -10,7 +10,7 @@ import uuid
 from playwright.sync_api import expect
 
 from hopsworks_ui_plugin import user_keys
-from tests.support import dag_model_row, dag_runs_of, dag_source, parse_dag_files, seed_key
+from tests.support import dag_model_row, dag_runs_of, dag_source, parse_dag_files, project_dag_file, seed_key
 
 POST_ONLY = re.compile(r"/(upload|upload/replace|launch/[^?]*|stop/[^?]*|paused|trigger|save)$")
 
@@ -94,10 +94,8 @@ def test_reload_after_upload_replace_and_delete(browser_login, airflow_server):
 
 
 def test_reload_after_pause_and_trigger(browser_login, airflow_server):
-    dag_id = f"rl_{uuid.uuid4().hex[:8]}"
-    path = airflow_server.home / "dags" / "demo_fs" / f"{dag_id}.py"
-    path.write_bytes(dag_source("alice", dag_id))
-    try:
+    with project_dag_file(airflow_server.home, "rl") as path:
+        dag_id = path.stem
         parse_dag_files([path])
         page = browser_login("alice")
         accept_dialogs(page)
@@ -115,8 +113,6 @@ def test_reload_after_pause_and_trigger(browser_login, airflow_server):
         page.wait_for_load_state("load")
         reload_is_safe(page)
         assert len(dag_runs_of(dag_id)) == 1  # the reload triggered no second run
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def test_reload_after_saving_my_key(browser_login, airflow_server):

@@ -6,25 +6,20 @@ mode inside Airflow's UI)."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import dag_source, screenshot
+from tests.support import project_dag_file, screenshot
 
 PID = 119
 
 
 @pytest.fixture()
 def alice_file(airflow_server) -> Iterator[str]:
-    name = f"shot_{uuid.uuid4().hex[:8]}.py"
-    path = airflow_server.home / "dags" / "demo_fs" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(dag_source("alice", name[:-3]))
-    yield name
-    path.unlink(missing_ok=True)
+    with project_dag_file(airflow_server.home, "shot") as path:
+        yield path.name
 
 
 def final_execution(hw) -> str:
